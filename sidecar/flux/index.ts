@@ -1,0 +1,45 @@
+/** Native Flux client: public surface. */
+export { FluxClient, type FluxClientOptions } from "./client";
+export {
+  FluxError,
+  UnknownJobError,
+  JobInactiveError,
+  FluxUnavailableError,
+  FluxTimeoutError,
+  FluxProtocolError,
+  Errno,
+  errnoCode,
+} from "./errors";
+export { parseJobId, formatJobId, jobIdFromJson, JobIdError, type JobIdForm } from "./ids";
+export { parseJson, stringifyJson } from "./json";
+export {
+  buildJobspec,
+  splitCommand,
+  parseDuration,
+  JobspecError,
+  DEFAULT_JOB_ENVIRONMENT,
+  type Jobspec,
+  type JobspecOptions,
+  type JobspecResource,
+} from "./jobspec";
+export {
+  jobInfo,
+  jobInfoToDict,
+  stateName,
+  resultName,
+  statusName,
+  returnCode,
+  JobState,
+  JobResult,
+  type JobInfo,
+  type JobRecord,
+  type JobExceptionInfo,
+} from "./jobinfo";
+export { expandHostlist, compressHostlist, HostlistError } from "./hostlist";
+export { parseIdset, formatIdset, IdsetError } from "./idset";
+export { resolveFluxUri, socketPathFromUri, DEFAULT_FLUX_URI, FluxUriError } from "./uri";
+export { Role, type PingResult, type BrokerInfo } from "./services/broker";
+export { type EventlogEntry, type OutputEvent, type OutputStream, parseEventlog, parseEventlogLine, OutputDecoder } from "./services/job-info";
+export { summarizeResources, type ResourceSummary, type NodeStatus, type ResourceCounts } from "./services/resource";
+export { DEFAULT_URGENCY } from "./services/ingest";
+export { signNone, unwrapNone } from "./codec";
