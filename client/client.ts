@@ -1,0 +1,442 @@
+/**
+ * FluxRestfulClient: flux-restful-api v1 over HTTP, for our sidecar and the Python server alike.
+ *
+ * Auth: a 401 starts the handshake (sign {user, pass, scope:"token"} with the shared secret,
+ * POST /v1/token, then Bearer). A 401 on a stale token, or the Python server's 403 "Could not
+ * validate credentials", re-authenticates once. A `WWW-Authenticate: Basic` challenge, or a Bearer
+ * challenge when no secret key is known, is answered with Basic user:token.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { SignJWT } from "jose";
+import { ApiError, AuthenticationError, ConnectionError, FluxRestfulError, JobNotFoundError, WaitTimeoutError } from "./errors";
+import { parseJobId, type JobIdLike } from "./ids";
+import { parseJson } from "./json";
+import { LineAssembler } from "./lines";
+import { readSse, type SseMessage } from "./sse";
+import { Transport, type HttpRequest, type HttpResponse, type QueryValue } from "./transport";
+import type {
+  ClientOptions,
+  JobEvent,
+  JobInfo,
+  JobListEntry,
+  OutputLine,
+  SearchOptions,
+  SearchResult,
+  SubmitOptions,
+  SubmitResult,
+} from "./types";
+
+const PYTHON_EXPIRED_DETAIL = "Could not validate credentials";
+
+/** Job-info timestamps and the eventlog entries they stand for, in lifecycle order. */
+const TIMESTAMP_EVENTS: ReadonlyArray<readonly [string, string]> = [
+  ["t_submit", "submit"],
+  ["t_depend", "depend"],
+  ["t_priority", "priority"],
+  ["t_run", "start"],
+  ["t_cleanup", "finish"],
+  ["t_inactive", "clean"],
+];
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions extends StreamOptions {
+  /** Give up after this long (default: no limit). */
+  timeoutMs?: number;
+}
+
+/** A server message from any of the API's error shapes, on one line. */
+function serverMessage(body: unknown, fallback: string): string {
+  if (!body || typeof body !== "object") return fallback;
+  const b = body as { Message?: unknown; Errors?: unknown; Error?: unknown; detail?: unknown; error?: unknown };
+  const parts: string[] = [];
+  for (const value of [b.Message, b.Error, b.error]) if (typeof value === "string") parts.push(value);
+  if (Array.isArray(b.Errors)) parts.push(b.Errors.map(String).join("; "));
+  if (typeof b.detail === "string") parts.push(b.detail);
+  else if (Array.isArray(b.detail)) {
+    parts.push(b.detail.map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).join(".")}: ${d.msg}`).join("; "));
+  }
+  return parts.length ? parts.join(": ").replace(/\s+/g, " ") : fallback;
+}
+
+function tryParse(text: string | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return parseJson(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Quotes one argument for the server's shlex.split. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as Error)?.name === "AbortError";
+}
+
+export class FluxRestfulClient {
+  private readonly transport: Transport;
+  private authorization?: string;
+  private login?: Promise<void>;
+  private nameSupport?: Promise<boolean>;
+  private readonly pollIntervalMs: number;
+  private readonly retries: number;
+
+  constructor(readonly options: ClientOptions) {
+    const host = options.host.endsWith("/") ? options.host : options.host + "/";
+    if (!/^https?:\/\//.test(host)) throw new FluxRestfulError(`invalid host "${options.host}": expected http(s)://HOST[:PORT]`);
+    this.retries = options.retries ?? 5;
+    this.transport = new Transport({
+      baseUrl: host,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: this.retries,
+      minDelayMs: options.minDelayMs,
+      maxDelayMs: options.maxDelayMs,
+    });
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+  }
+
+  get origin(): string {
+    return this.transport.origin;
+  }
+
+  // ---- requests and authentication ------------------------------------------------------------
+
+  private static needsCredentials(res: HttpResponse, sent: string | undefined): boolean {
+    if (res.status === 401) return true;
+    return res.status === 403 && sent !== undefined && serverMessage(tryParse(res.text), "") === PYTHON_EXPIRED_DETAIL;
+  }
+
+  /** Sends a request, authenticating (once) when the server asks for it. */
+  private async call(request: HttpRequest): Promise<HttpResponse> {
+    let sent = this.authorization;
+    let res = await this.transport.send({ ...request, authorization: sent });
+    if (!FluxRestfulClient.needsCredentials(res, sent)) return res;
+    await res.body?.cancel().catch(() => undefined);
+    await this.authenticate(res, sent);
+    sent = this.authorization;
+    res = await this.transport.send({ ...request, authorization: sent });
+    if (FluxRestfulClient.needsCredentials(res, sent)) {
+      await res.body?.cancel().catch(() => undefined);
+      const scheme = sent?.split(" ")[0] ?? "no";
+      const hint = scheme === "Basic" && !this.options.secretKey ? " (the server may need the secret key)" : "";
+      throw new AuthenticationError(`${this.origin} rejected the ${scheme} credentials of user "${this.options.user}"${hint}`);
+    }
+    return res;
+  }
+
+  /** Logs in once for all the requests that were refused together. */
+  private async authenticate(challenge: HttpResponse, sent: string | undefined): Promise<void> {
+    if (this.login) return this.login;
+    if (this.authorization !== sent) return; // another request has logged in again meanwhile
+    this.login = this.logIn(challenge).finally(() => (this.login = undefined));
+    return this.login;
+  }
+
+  private async logIn(challenge: HttpResponse): Promise<void> {
+    this.authorization = undefined;
+    const { user, token, secretKey } = this.options;
+    if (!user || !token) {
+      throw new AuthenticationError(`${this.origin} requires authentication: give a user and token (and the secret key)`);
+    }
+    const scheme = (challenge.headers.get("www-authenticate") ?? "bearer").trim().toLowerCase();
+    if (scheme.startsWith("basic") || !secretKey) {
+      this.authorization = `Basic ${Buffer.from(`${user}:${token}`).toString("base64")}`;
+      return;
+    }
+    const request = await new SignJWT({ user, pass: token, scope: "token" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(secretKey));
+    const res = await this.transport.send({ method: "POST", path: "v1/token", authorization: `Bearer ${request}` });
+    const body = tryParse(res.text) as { access_token?: unknown } | undefined;
+    if (res.status === 200 && typeof body?.access_token === "string") {
+      this.authorization = `Bearer ${body.access_token}`;
+      return;
+    }
+    if (res.status === 429) {
+      const after = res.headers.get("retry-after");
+      throw new AuthenticationError(`${this.origin} refused the login: too many failed attempts${after ? `, retry after ${after} s` : ""}`);
+    }
+    const why = res.status === 500 ? "server error, typical of a wrong secret key" : serverMessage(body, "denied");
+    throw new AuthenticationError(
+      `${this.origin} refused the credentials of user "${user}" (HTTP ${res.status}: ${why}): check the user, token and secret key`,
+    );
+  }
+
+  /** Sends a request and returns its parsed JSON body, or throws ApiError for an error status. */
+  private async callJson(request: HttpRequest): Promise<unknown> {
+    const res = await this.call(request);
+    const body = tryParse(res.text);
+    if (res.status >= 400) throw new ApiError(`${serverMessage(body, res.text?.trim() || "request failed")} (HTTP ${res.status})`, res.status, body);
+    return body;
+  }
+
+  /** Like callJson for routes under /v1/jobs/{id}: a 404 means the job does not exist. */
+  private async callJob(id: bigint, request: HttpRequest): Promise<unknown> {
+    try {
+      return await this.callJson(request);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) throw new JobNotFoundError(id);
+      throw err;
+    }
+  }
+
+  // ---- the API ----------------------------------------------------------------------------------
+
+  async nodes(): Promise<string[]> {
+    const body = (await this.callJson({ method: "GET", path: "v1/nodes" })) as { nodes: string[] };
+    return body.nodes;
+  }
+
+  jobs(): Promise<JobListEntry[]>;
+  jobs(options: { details: true; listing: true; limit?: number }): Promise<JobInfo[]>;
+  jobs(options: { details: true; listing?: false; limit?: number }): Promise<Record<string, JobInfo>>;
+  async jobs(options: { details?: boolean; listing?: boolean; limit?: number } = {}): Promise<unknown> {
+    const query: Record<string, QueryValue> = {
+      details: options.details ? "true" : undefined,
+      listing: options.listing ? "true" : undefined,
+      limit: options.limit,
+    };
+    const body = await this.callJson({ method: "GET", path: "v1/jobs", query });
+    return options.details ? body : (body as { jobs: JobListEntry[] }).jobs;
+  }
+
+  async jobInfo(job: JobIdLike): Promise<JobInfo> {
+    const id = parseJobId(job);
+    const body = await this.callJob(id, { method: "GET", path: `v1/jobs/${id}` });
+    if (body === null || body === undefined) throw new JobNotFoundError(id); // the Python server answers 200 null
+    return body as JobInfo;
+  }
+
+  async submit(options: SubmitOptions): Promise<SubmitResult> {
+    const command = Array.isArray(options.command) ? options.command.map(shellQuote).join(" ") : options.command;
+    if (!command.trim()) throw new FluxRestfulError("a command is required");
+    if (options.name !== undefined && !(await this.acceptsJobName())) {
+      throw new FluxRestfulError(`${this.origin} does not accept a job name (its OpenAPI document lists none for submit)`);
+    }
+    const flags = Object.entries(options.optionFlags ?? {});
+    const query: Record<string, QueryValue> = {
+      command,
+      num_tasks: options.numTasks,
+      cores_per_task: options.coresPerTask,
+      gpus_per_task: options.gpusPerTask,
+      num_nodes: options.numNodes,
+      exclusive: options.exclusive === undefined ? undefined : String(options.exclusive),
+      option_flags: flags.length ? flags.map(([k, v]) => `${k}=${v}`).join(",") : undefined,
+      workdir: options.workdir,
+      runtime: options.runtime,
+      name: options.name,
+    };
+    // The API reads every field from the query and takes the JSON body as the envars dict.
+    const json = options.envars && Object.keys(options.envars).length ? options.envars : undefined;
+    const body = (await this.callJson({ method: "POST", path: "v1/jobs/submit", query, json })) as { id: JobIdLike; Message?: string };
+    return { id: parseJobId(body.id), message: body.Message ?? "" };
+  }
+
+  /** Whether the server's OpenAPI document lists `name` for submit (our sidecar does). */
+  private acceptsJobName(): Promise<boolean> {
+    this.nameSupport ??= (async () => {
+      const doc = (await this.callJson({ method: "GET", path: "openapi.json" }).catch(() => undefined)) as
+        | { paths?: Record<string, { post?: OpenApiOperation }>; components?: { schemas?: Record<string, OpenApiSchema> } }
+        | undefined;
+      const op = doc?.paths?.["/v1/jobs/submit"]?.post;
+      if (!op) return false;
+      if (op.parameters?.some((p) => p.name === "name")) return true;
+      const content = Object.values(op.requestBody?.content ?? {});
+      return content.some(({ schema }) => {
+        const ref = schema?.$ref?.split("/").pop();
+        const resolved = ref ? doc?.components?.schemas?.[ref] : schema;
+        return Boolean(resolved?.properties && "name" in resolved.properties);
+      });
+    })();
+    return this.nameSupport;
+  }
+
+  /** The job's output so far (our sidecar) or once it is complete (the Python server blocks). */
+  async output(job: JobIdLike, options: StreamOptions = {}): Promise<string[]> {
+    const id = parseJobId(job);
+    const body = (await this.callJob(id, { method: "GET", path: `v1/jobs/${id}/output`, timeoutMs: 0, signal: options.signal })) as {
+      Output?: string[];
+    };
+    if (Array.isArray(body?.Output)) return body.Output;
+    await this.jobInfo(id); // "does not exist yet, or the jobid is incorrect": tell the two apart
+    return [];
+  }
+
+  async cancel(job: JobIdLike): Promise<string> {
+    const id = parseJobId(job);
+    try {
+      const body = (await this.callJob(id, { method: "POST", path: `v1/jobs/${id}/cancel` })) as { Message?: string };
+      return body.Message ?? "";
+    } catch (err) {
+      if (err instanceof ApiError && /unknown job id/i.test(err.message)) throw new JobNotFoundError(id);
+      throw err;
+    }
+  }
+
+  async search(options: SearchOptions = {}): Promise<SearchResult> {
+    const query = { search: options.query, start: options.start, length: options.length, draw: options.draw };
+    return (await this.callJson({ method: "GET", path: "v1/jobs/search", query })) as SearchResult;
+  }
+
+  // ---- streams ----------------------------------------------------------------------------------
+
+  /** Runs `request`, retrying connection failures for up to `outageMs` (a server restart). */
+  private async outlast<T>(request: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await request();
+      } catch (err) {
+        if (!(err instanceof ConnectionError) || Date.now() - started > (this.options.outageMs ?? 60_000)) throw err;
+        await sleep(Math.min(2000, 100 * 2 ** attempt), undefined, { signal });
+      }
+    }
+  }
+
+  /**
+   * Messages of an SSE route until `isLast`, reconnecting after drops (a server restart): events
+   * the server replays are skipped, by id when it sends ids, else by position.
+   * Returns false at once when the server has no such route (404) so callers can poll instead.
+   */
+  private async *sse(id: bigint, path: string, isLast: (m: SseMessage) => boolean, signal?: AbortSignal): AsyncGenerator<SseMessage, boolean> {
+    const seenIds = new Set<string>();
+    let seen = 0;
+    let failures = 0;
+    let lastId: string | undefined;
+    for (;;) {
+      const headers: Record<string, string> = lastId ? { "last-event-id": lastId } : {};
+      const res = await this.outlast(
+        () => this.call({ method: "GET", path, accept: "text/event-stream", stream: true, headers, signal }),
+        signal,
+      );
+      if (res.status === 404) {
+        await this.outlast(() => this.jobInfo(id), signal); // unknown job, or a server without the route
+        return false;
+      }
+      if (res.status >= 400 || !res.body) {
+        const body = tryParse(res.text);
+        throw new ApiError(`${serverMessage(body, "event stream refused")} (HTTP ${res.status})`, res.status, body);
+      }
+      let position = 0;
+      try {
+        for await (const message of readSse(res.body)) {
+          position++;
+          const replayed = message.id ? seenIds.has(message.id) : position <= seen;
+          if (replayed) continue;
+          if (message.id) (seenIds.add(message.id), (lastId = message.id));
+          seen = position;
+          failures = 0;
+          if (message.event === "error") {
+            const body = tryParse(message.data);
+            throw new ApiError(`${serverMessage(body, "the event stream failed")}`, 500, body);
+          }
+          yield message;
+          if (isLast(message)) return true;
+        }
+      } catch (err) {
+        if (err instanceof FluxRestfulError || signal?.aborted || isAbort(err)) throw err;
+      }
+      if (++failures > this.retries) throw new ConnectionError(`the event stream from ${this.origin} keeps breaking off`);
+      await sleep(Math.min(5000, 200 * 2 ** failures), undefined, { signal });
+    }
+  }
+
+  /** The job's output as whole lines, following it until the job ends. */
+  async *outputLines(job: JobIdLike, options: StreamOptions = {}): AsyncGenerator<OutputLine> {
+    const id = parseJobId(job);
+    const lines = new LineAssembler();
+    const stream = this.sse(id, `v1/jobs/${id}/output/events`, (m) => m.event === "end", options.signal);
+    let next = await stream.next();
+    for (; !next.done; next = await stream.next()) {
+      if (next.value.event !== "output") continue;
+      const chunk = parseJson(next.value.data) as { stream?: string; rank?: string | number; data?: string };
+      yield* lines.push(chunk.data ?? "", chunk.stream, chunk.rank === undefined ? undefined : String(chunk.rank));
+    }
+    if (!next.value) yield* this.pollOutput(id, lines, options.signal);
+    yield* lines.flush();
+  }
+
+  /** Polls start fast (short jobs end quickly) and slow down to pollIntervalMs. */
+  private pollDelay(round: number): number {
+    return Math.min(this.pollIntervalMs, 50 * 2 ** round);
+  }
+
+  /** Output for servers without SSE: re-read the output until the job is inactive. */
+  private async *pollOutput(id: bigint, lines: LineAssembler, signal?: AbortSignal): AsyncGenerator<OutputLine> {
+    let emitted = 0;
+    for (let round = 0; ; round++) {
+      const finished = (await this.outlast(() => this.jobInfo(id), signal)).state === "INACTIVE"; // before reading, so nothing is missed
+      const chunks = await this.outlast(() => this.output(id, { signal }), signal);
+      for (const chunk of chunks.slice(emitted)) yield* lines.push(chunk);
+      emitted = chunks.length;
+      if (finished) return;
+      await sleep(this.pollDelay(round), undefined, { signal });
+    }
+  }
+
+  /** The job's eventlog entries up to `clean`; rebuilt from job info where the server has no SSE. */
+  async *events(job: JobIdLike, options: StreamOptions = {}): AsyncGenerator<JobEvent> {
+    const id = parseJobId(job);
+    // Our sidecar names its entries "eventlog" and closes with "end"; plain messages count too.
+    const isEntry = (m: SseMessage) => m.event === undefined || m.event === "message" || m.event === "eventlog";
+    const isLast = (m: SseMessage) => m.event === "end" || (isEntry(m) && (parseJson(m.data) as JobEvent).name === "clean");
+    const stream = this.sse(id, `v1/jobs/${id}/events`, isLast, options.signal);
+    let next = await stream.next();
+    for (; !next.done; next = await stream.next()) if (isEntry(next.value)) yield parseJson(next.value.data) as JobEvent;
+    if (!next.value) yield* this.pollEvents(id, options.signal);
+  }
+
+  private async *pollEvents(id: bigint, signal?: AbortSignal): AsyncGenerator<JobEvent> {
+    let emitted = 0;
+    for (let round = 0; ; round++) {
+      const info = await this.outlast(() => this.jobInfo(id), signal);
+      const reached = TIMESTAMP_EVENTS.filter(([field]) => typeof info[field] === "number");
+      for (const [field, name] of reached.slice(emitted)) {
+        yield { name, timestamp: info[field] as number, context: {}, synthesized: true };
+      }
+      emitted = reached.length;
+      if (info.state === "INACTIVE") return;
+      await sleep(this.pollDelay(round), undefined, { signal });
+    }
+  }
+
+  /** Waits until the job is inactive and returns its final info. */
+  async wait(job: JobIdLike, options: WaitOptions = {}): Promise<JobInfo> {
+    const id = parseJobId(job);
+    const timeout = new AbortController();
+    const timer = options.timeoutMs ? setTimeout(() => timeout.abort(), options.timeoutMs) : undefined;
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+    try {
+      for await (const event of this.events(id, { signal })) if (event.name === "clean") break;
+      // job-list may lag the eventlog by a moment
+      const info = () => this.outlast(() => this.jobInfo(id), signal);
+      for (let current = await info(); ; current = await info()) {
+        if (current.state === "INACTIVE") return current;
+        await sleep(100, undefined, { signal });
+      }
+    } catch (err) {
+      if (timeout.signal.aborted && !options.signal?.aborted) {
+        throw new WaitTimeoutError(`job ${id} did not finish within ${options.timeoutMs} ms`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+interface OpenApiSchema {
+  $ref?: string;
+  properties?: Record<string, unknown>;
+}
+
+interface OpenApiOperation {
+  parameters?: Array<{ name?: string }>;
+  requestBody?: { content?: Record<string, { schema?: OpenApiSchema }> };
+}

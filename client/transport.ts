@@ -1,0 +1,168 @@
+/**
+ * One HTTP exchange with bounded retries: network errors, 429 and 5xx are retried with
+ * exponential backoff (honouring Retry-After), each attempt under its own timeout.
+ * Authentication is the caller's business (client.ts); this layer only moves bytes.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { ConnectionError } from "./errors";
+import { stringifyJson } from "./json";
+
+export type QueryValue = string | number | bigint | boolean | undefined;
+
+export interface HttpRequest {
+  method: "GET" | "POST";
+  path: string;
+  query?: Record<string, QueryValue>;
+  /** Sent as a JSON body. */
+  json?: unknown;
+  authorization?: string;
+  accept?: string;
+  headers?: Record<string, string>;
+  /** Overrides the default timeout; 0 means none. For streams it covers the headers only. */
+  timeoutMs?: number;
+  /** Leave the body unread (server-sent events). */
+  stream?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  /** The body text; undefined for streams. */
+  text?: string;
+  body?: ReadableStream<Uint8Array> | null;
+}
+
+export interface TransportOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  retries: number;
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** Retry-After values above this are not waited for: the 429/503 is returned as is. */
+  maxRetryAfterMs?: number;
+}
+
+// Failures where the request never reached a server, so even a POST is safe to resend.
+const NOT_SENT = new Set(["ECONNREFUSED", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+// Transient failures worth another try for a GET.
+const TRANSIENT = new Set([
+  ...NOT_SENT,
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "TIMEOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_HEADERS_TIMEOUT",
+]);
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+const NOT_SENT_STATUS = new Set([429, 503]);
+
+/** The error code and the innermost message of a fetch failure (undici nests the cause). */
+function describeFailure(err: unknown): { code?: string; message: string } {
+  let cause: unknown = err;
+  let message = String((err as Error)?.message ?? err);
+  for (let depth = 0; cause && depth < 4; depth++) {
+    const c = cause as { code?: unknown; errors?: unknown[]; cause?: unknown; message?: string };
+    if (c.message) message = c.message;
+    if (typeof c.code === "string") return { code: c.code, message };
+    cause = Array.isArray(c.errors) && c.errors.length > 0 ? c.errors[0] : c.cause;
+  }
+  return { message };
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "name lookup failed",
+  TIMEOUT: "timed out",
+  UND_ERR_SOCKET: "connection closed by the server",
+};
+
+/** Seconds or an HTTP date, as RFC 9110 allows. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export class Transport {
+  readonly origin: string;
+  private readonly minDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly maxRetryAfterMs: number;
+
+  constructor(private readonly options: TransportOptions) {
+    this.origin = new URL(options.baseUrl).origin;
+    this.minDelayMs = options.minDelayMs ?? 200;
+    this.maxDelayMs = options.maxDelayMs ?? 5000;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  }
+
+  url(path: string, query?: Record<string, QueryValue>): URL {
+    const url = new URL(path, this.options.baseUrl);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    const idempotent = request.method === "GET";
+    for (let attempt = 0; ; attempt++) {
+      const canRetry = attempt < this.options.retries;
+      let response: HttpResponse;
+      try {
+        response = await this.attempt(request);
+      } catch (err) {
+        if (request.signal?.aborted) throw err;
+        const { code, message } = describeFailure(err);
+        const retryable = code !== undefined && (idempotent ? TRANSIENT : NOT_SENT).has(code);
+        if (!canRetry || !retryable) {
+          const what = (code && DESCRIPTIONS[code]) ?? message;
+          throw new ConnectionError(`cannot reach ${this.origin}: ${what}${code && !what.includes(code) ? ` (${code})` : ""}`);
+        }
+        await sleep(this.backoff(attempt), undefined, { signal: request.signal });
+        continue;
+      }
+      const retryable = RETRYABLE_STATUS.has(response.status) && (idempotent || NOT_SENT_STATUS.has(response.status));
+      if (!canRetry || !retryable) return response;
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+      if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) return response;
+      await response.body?.cancel().catch(() => undefined);
+      await sleep(retryAfter ?? this.backoff(attempt), undefined, { signal: request.signal });
+    }
+  }
+
+  private async attempt(request: HttpRequest): Promise<HttpResponse> {
+    const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
+    const timeout = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => timeout.abort(), timeoutMs) : undefined;
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
+    const headers: Record<string, string> = { ...request.headers, accept: request.accept ?? "application/json" };
+    if (request.authorization) headers.authorization = request.authorization;
+    let body: string | undefined;
+    if (request.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = stringifyJson(request.json);
+    }
+    try {
+      const res = await fetch(this.url(request.path, request.query), { method: request.method, headers, body, signal });
+      if (request.stream && res.ok) return { status: res.status, headers: res.headers, body: res.body };
+      return { status: res.status, headers: res.headers, text: await res.text() };
+    } catch (err) {
+      if (timeout.signal.aborted && !request.signal?.aborted) throw Object.assign(new Error("timed out"), { code: "TIMEOUT" });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/** Shapes of flux-restful-api v1 bodies as the client hands them out (ids as bigint). */
+
+export type JobState = "DEPEND" | "PRIORITY" | "SCHED" | "RUN" | "CLEANUP" | "INACTIVE" | (string & {});
+
+/** `GET /v1/jobs/{id}` and the detailed listings. Unfinished jobs carry "" in the result fields. */
+export interface JobInfo {
+  id: bigint;
+  state: JobState;
+  name?: string;
+  userid?: number;
+  ntasks?: number;
+  ncores?: number;
+  nnodes?: number;
+  nodelist?: string;
+  ranks?: string;
+  result?: string;
+  returncode?: number | "";
+  waitstatus?: number | "";
+  runtime?: number;
+  t_submit?: number;
+  t_run?: number;
+  t_cleanup?: number;
+  t_inactive?: number;
+  exception?: { occurred: boolean | ""; severity: number | ""; type: string; note: string };
+  [key: string]: unknown;
+}
+
+/** A raw job-list record from plain `GET /v1/jobs` (state and result are Flux's integers). */
+export interface JobListEntry {
+  id: bigint;
+  state?: number;
+  result?: number;
+  name?: string;
+  [key: string]: unknown;
+}
+
+export interface SubmitOptions {
+  /** A shell-like command line, or argv (quoted for the server's shlex split). */
+  command: string | string[];
+  numTasks?: number;
+  coresPerTask?: number;
+  gpusPerTask?: number;
+  numNodes?: number;
+  exclusive?: boolean;
+  /** Flux shell options, e.g. { "cpu-affinity": "per-task" }. */
+  optionFlags?: Record<string, string>;
+  workdir?: string;
+  /** Time limit in seconds (0 = none). */
+  runtime?: number;
+  /** Environment variables for the job, sent as the JSON body the way the API reads them. */
+  envars?: Record<string, string>;
+  /** Job name; only sent to servers whose OpenAPI document lists it for submit. */
+  name?: string;
+}
+
+export interface SubmitResult {
+  id: bigint;
+  message: string;
+}
+
+export interface SearchOptions {
+  query?: string;
+  start?: number;
+  length?: number;
+  draw?: number;
+}
+
+export interface SearchResult {
+  data: JobInfo[];
+  draw: number;
+  recordsTotal: number;
+  recordsFiltered: number;
+}
+
+export interface OutputLine {
+  /** The text without its line break. */
+  line: string;
+  /** "stdout" or "stderr" when the server says (the SSE stream does; plain output does not). */
+  stream?: string;
+  /** The task rank(s) as Flux writes them: an idset such as "0" or "[0-3]". */
+  rank?: string;
+}
+
+/** One job eventlog entry; `synthesized` when rebuilt from job info (server without SSE). */
+export interface JobEvent {
+  name: string;
+  timestamp: number;
+  context: Record<string, unknown>;
+  synthesized?: boolean;
+}
+
+export interface ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:5000 (a path prefix is kept). */
+  host: string;
+  user?: string;
+  /** The user's password ("token" in flux-restful-api terms). */
+  token?: string;
+  /** The server's shared FLUX_SECRET_KEY, used to sign the token request. */
+  secretKey?: string;
+  /** Per-request timeout (default 30 s). Output and streams are not bounded by it. */
+  timeoutMs?: number;
+  /** Retries of network errors, 429 and 5xx (default 5). */
+  retries?: number;
+  /** First backoff delay (default 200 ms), doubling up to maxDelayMs (default 5 s). */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** How long wait() and the streams ride out an unreachable server, e.g. a restart (default 60 s). */
+  outageMs?: number;
+  /** Polling interval where the server has no event stream (default 500 ms). */
+  pollIntervalMs?: number;
+}
