@@ -1,0 +1,81 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import * as k8s from "@pulumi/kubernetes";
+import { buildGkeKubeconfig, buildNodePortFirewallArgs, nodeTagFor } from "./gke-cluster.build";
+
+export interface GkeClusterArgs {
+  clusterName: string;
+  /** A zone, not a region: on a regional cluster the node count is per zone. */
+  zone: string;
+  nodeCount: number;
+  machineType: string;
+  releaseChannel: string;
+  /** The NodePort to open on the nodes, and who may reach it. */
+  nodePort: number;
+  allowedCidrs: string[];
+}
+
+/**
+ * A zonal GKE cluster with Dataplane V2 (NetworkPolicy enforced), one tagged node pool, a firewall
+ * rule for the API's NodePort aimed at that tag, a plugin-based kubeconfig and a Kubernetes provider.
+ */
+export class GkeCluster extends pulumi.ComponentResource {
+  readonly cluster: gcp.container.Cluster;
+  readonly nodePool: gcp.container.NodePool;
+  readonly firewall: gcp.compute.Firewall;
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly provider: k8s.Provider;
+  /** A node's external IP: with externalTrafficPolicy Cluster, every node answers on the NodePort. */
+  readonly nodeExternalIp: pulumi.Output<string>;
+  readonly nodeTag: string;
+
+  constructor(name: string, args: GkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-restful:index:GkeCluster", name, {}, opts);
+    this.nodeTag = nodeTagFor(args.clusterName);
+
+    // The API insists on a default pool at creation; it is removed at once and ours is managed apart,
+    // so resizing never replaces the cluster.
+    this.cluster = new gcp.container.Cluster(`${name}-cluster`, {
+      name: args.clusterName,
+      location: args.zone,
+      initialNodeCount: 1,
+      removeDefaultNodePool: true,
+      deletionProtection: false,
+      releaseChannel: { channel: args.releaseChannel },
+      datapathProvider: "ADVANCED_DATAPATH",
+    }, { parent: this });
+
+    this.nodePool = new gcp.container.NodePool(`${name}-nodes`, {
+      cluster: this.cluster.name,
+      location: this.cluster.location,
+      nodeCount: args.nodeCount,
+      nodeConfig: {
+        machineType: args.machineType,
+        tags: [this.nodeTag],
+        oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
+      },
+      management: { autoRepair: true, autoUpgrade: true },
+    }, { parent: this });
+
+    this.firewall = new gcp.compute.Firewall(`${name}-nodeport`, buildNodePortFirewallArgs({
+      network: this.cluster.network.apply((n) => n ?? "default"), nodeTag: this.nodeTag, nodePort: args.nodePort, sourceRanges: args.allowedCidrs,
+    }), { parent: this });
+
+    this.kubeconfig = pulumi.secret(pulumi
+      .all([this.cluster.name, this.cluster.endpoint, this.cluster.masterAuth])
+      .apply(([clusterName, endpoint, auth]) => buildGkeKubeconfig({ clusterName, endpoint, caCertificate: auth.clusterCaCertificate ?? "" })));
+
+    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, deleteUnreachable: true },
+      { parent: this, dependsOn: [this.nodePool] });
+
+    // Instance group -> first instance -> its external NAT IP, all read through the Compute API.
+    const group = gcp.compute.getInstanceGroupOutput({ selfLink: this.nodePool.managedInstanceGroupUrls[0] }, { parent: this });
+    const instance = gcp.compute.getInstanceOutput({ selfLink: group.instances[0] }, { parent: this });
+    this.nodeExternalIp = instance.networkInterfaces.apply((nics) => {
+      const ip = nics?.[0]?.accessConfigs?.[0]?.natIp;
+      if (!ip) throw new Error("The GKE node has no external IP: the node pool must not use private nodes for the NodePort endpoint");
+      return ip;
+    });
+    this.registerOutputs({ clusterName: this.cluster.name, nodeExternalIp: this.nodeExternalIp });
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * Stack configuration: every key, its default, and validation that runs before any resource exists.
+ * `parseConfig` is pure (plain strings in, typed config out) so it is tested without Pulumi; every
+ * error names the key and says what to set.
+ */
+import { isIP } from "node:net";
+
+export const PROJECT = "flux-restful";
+
+export type Cloud = "gke" | "eks" | "local";
+export const CLOUDS: readonly Cloud[] = ["gke", "eks", "local"];
+
+/** Defaults for the project's own keys (the proven set-up: 4 x c2d-standard-8 on GKE, m5.2xlarge on EKS). */
+export const DEFAULTS = {
+  clusterName: "flux-restful",
+  namespace: "flux-restful",
+  nodeCount: 4,
+  machineType: "c2d-standard-8",
+  instanceType: "m5.2xlarge",
+  gkeReleaseChannel: "REGULAR",
+  nodePort: 30093,
+  allowedCidrs: ["0.0.0.0/0"],
+  fluxUser: "fluxuser",
+  tokenExpiresMinutes: 600,
+  hasGpus: false,
+  sidecarImage: "node:20-bookworm-slim",
+  localPort: 5000,
+} as const;
+
+/** Secret keys: set with `pulumi config set --secret`; only their presence is validated here. */
+export const SECRET_KEYS = ["fluxToken", "fluxSecretKey", "tlsCertificate", "tlsKey"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** Every plain key of the project namespace, for the unknown-key (typo) check. */
+export const PLAIN_KEYS = [
+  "cloud", "clusterName", "namespace", "nodeCount", "size", "maxSize", "machineType", "instanceType",
+  "gkeReleaseChannel", "nodePort", "allowedCidrs", "certificateArn", "inboundCidrs", "fluxUser",
+  "tokenExpiresMinutes", "hasGpus", "sidecarImage", "kubeContext", "nodeAddress", "localPort",
+] as const;
+
+export interface CommonConfig {
+  cloud: Cloud;
+  stack: string;
+  clusterName: string;
+  namespace: string;
+  /** MiniCluster pods (one broker each). */
+  size: number;
+  maxSize: number;
+  nodePort: number;
+  fluxUser: string;
+  tokenExpiresMinutes: number;
+  hasGpus: boolean;
+  sidecarImage: string;
+  /** The sidecar serves HTTPS itself with tlsCertificate/tlsKey (GKE and local). */
+  tls: boolean;
+}
+
+export interface GkeConfig extends CommonConfig {
+  cloud: "gke";
+  project: string;
+  zone: string;
+  nodeCount: number;
+  machineType: string;
+  releaseChannel: string;
+  allowedCidrs: string[];
+}
+
+export interface EksConfig extends CommonConfig {
+  cloud: "eks";
+  region: string;
+  nodeCount: number;
+  instanceType: string;
+  certificateArn?: string;
+  inboundCidrs?: string[];
+}
+
+export interface LocalConfig extends CommonConfig {
+  cloud: "local";
+  kubeContext?: string;
+  /** A node address reachable from here: the endpoint is then this address and the NodePort. */
+  nodeAddress?: string;
+  /** Local port for the `kubectl port-forward` endpoint when no nodeAddress is set. */
+  localPort: number;
+}
+
+export type DeploymentConfig = GkeConfig | EksConfig | LocalConfig;
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, problem: string, fix: string) {
+    super(`Invalid configuration "${key}": ${problem}. ${fix}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Full key names ("flux-restful:size", "gcp:project") to raw string values; secrets map to any non-empty marker. */
+export type RawConfig = Record<string, string | undefined>;
+
+const own = (key: string) => `${PROJECT}:${key}`;
+const setHint = (key: string, example: string) => `Set it with: pulumi config set ${key} ${example}`;
+
+class Reader {
+  constructor(private readonly raw: RawConfig) {}
+
+  value(key: string): string | undefined {
+    const v = this.raw[key];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  }
+
+  require(key: string, example: string, what: string): string {
+    const v = this.value(key);
+    if (v === undefined) throw new ConfigError(key, `${what} is required and not set`, setHint(key, example));
+    return v;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.value(own(name)) ?? fallback;
+  }
+
+  integer(name: string, fallback: number | undefined, min: number, max: number): number {
+    const key = own(name);
+    const v = this.value(key);
+    if (v === undefined) {
+      if (fallback === undefined) throw new ConfigError(key, "is required and not set", setHint(key, String(min)));
+      return fallback;
+    }
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || n < min || n > max) {
+      throw new ConfigError(key, `must be a whole number from ${min} to ${max}, got "${v}"`, setHint(key, String(fallback ?? min)));
+    }
+    return n;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const key = own(name);
+    const v = this.value(key);
+    if (v === undefined) return fallback;
+    if (/^(true|1|yes)$/i.test(v)) return true;
+    if (/^(false|0|no)$/i.test(v)) return false;
+    throw new ConfigError(key, `must be true or false, got "${v}"`, setHint(key, String(fallback)));
+  }
+
+  matching(name: string, pattern: RegExp, what: string, example: string): string | undefined {
+    const key = own(name);
+    const v = this.value(key);
+    if (v !== undefined && !pattern.test(v)) throw new ConfigError(key, `must be ${what}, got "${v}"`, setHint(key, example));
+    return v;
+  }
+
+  cidrs(name: string): string[] | undefined {
+    const key = own(name);
+    const v = this.value(key);
+    if (v === undefined) return undefined;
+    const list = parseList(key, v);
+    if (list.length === 0) throw new ConfigError(key, "must list at least one CIDR", setHint(key, "'[\"203.0.113.0/24\"]'"));
+    for (const cidr of list) {
+      if (!isCidr(cidr)) {
+        throw new ConfigError(key, `"${cidr}" is not a CIDR range such as 203.0.113.0/24`, setHint(key, "'[\"203.0.113.0/24\"]'"));
+      }
+    }
+    return list;
+  }
+
+  secretSet(name: SecretKey): boolean {
+    return this.value(own(name)) !== undefined;
+  }
+}
+
+/** A JSON array (what `pulumi config set --path` and YAML lists store) or a comma-separated list. */
+function parseList(key: string, text: string): string[] {
+  if (text.startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ConfigError(key, `is not a valid JSON list: ${text}`, setHint(key, "'[\"203.0.113.0/24\"]'"));
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === "string")) {
+      throw new ConfigError(key, "must be a list of strings", setHint(key, "'[\"203.0.113.0/24\"]'"));
+    }
+    return parsed.map((x) => x.trim());
+  }
+  return text.split(",").map((x) => x.trim()).filter(Boolean);
+}
+
+export function isCidr(text: string): boolean {
+  const slash = text.indexOf("/");
+  if (slash < 0) return false;
+  const address = text.slice(0, slash);
+  const prefix = text.slice(slash + 1);
+  const family = isIP(address);
+  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const GCP_ZONE = /^[a-z]+-[a-z]+\d+-[a-z]$/;
+const AWS_REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const ACM_ARN = /^arn:aws[\w-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/;
+
+/** Throws a ConfigError naming the first bad key; returns the typed config for one stack. */
+export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
+  const r = new Reader(raw);
+
+  const unknown = Object.keys(raw).filter(
+    (k) => k.startsWith(`${PROJECT}:`) && ![...PLAIN_KEYS, ...SECRET_KEYS].includes(k.slice(PROJECT.length + 1) as never),
+  );
+  if (unknown.length) {
+    throw new ConfigError(unknown[0], "is not a setting of this program",
+      `Remove it (pulumi config rm ${unknown[0]}); known keys: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")}`);
+  }
+
+  const cloudKey = own("cloud");
+  const cloud = r.require(cloudKey, "gke", `the target (${CLOUDS.join(" | ")})`);
+  if (!CLOUDS.includes(cloud as Cloud)) {
+    throw new ConfigError(cloudKey, `must be one of ${CLOUDS.join(", ")}, got "${cloud}"`, setHint(cloudKey, "gke"));
+  }
+
+  const clusterName = r.matching("clusterName", /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
+    "a lowercase name of at most 32 letters, digits and dashes", DEFAULTS.clusterName) ?? DEFAULTS.clusterName;
+  const namespace = r.matching("namespace", DNS_LABEL, "a Kubernetes namespace name (lowercase, dashes)", DEFAULTS.namespace)
+    ?? DEFAULTS.namespace;
+  const fluxUser = r.matching("fluxUser", /^[^:\s]+$/, "a user name without spaces or colons", DEFAULTS.fluxUser) ?? DEFAULTS.fluxUser;
+  const sidecarImage = r.string("sidecarImage", DEFAULTS.sidecarImage);
+  if (!/[:@]/.test(sidecarImage.slice(sidecarImage.lastIndexOf("/") + 1)) || /:latest$/.test(sidecarImage)) {
+    throw new ConfigError(own("sidecarImage"), `must pin a tag or digest, got "${sidecarImage}"`,
+      setHint(own("sidecarImage"), DEFAULTS.sidecarImage));
+  }
+  if (/alpine/.test(sidecarImage)) {
+    throw new ConfigError(own("sidecarImage"), "must be Debian-based: the operator's wrapper script needs bash",
+      setHint(own("sidecarImage"), DEFAULTS.sidecarImage));
+  }
+
+  const tlsCertificate = r.secretSet("tlsCertificate");
+  const tlsKey = r.secretSet("tlsKey");
+  if (tlsCertificate !== tlsKey) {
+    const missing = own(tlsCertificate ? "tlsKey" : "tlsCertificate");
+    throw new ConfigError(missing, "is needed together with the other half of the TLS pair",
+      `Set it with: pulumi config set --secret ${missing} < file.pem (or remove both)`);
+  }
+  if (tlsCertificate && cloud === "eks") {
+    throw new ConfigError(own("tlsCertificate"), "is for GKE and local stacks; on EKS the ALB terminates TLS",
+      `Remove it and set ${own("certificateArn")} to an ACM certificate ARN instead`);
+  }
+
+  const nodeCount = cloud === "local" ? undefined : r.integer("nodeCount", DEFAULTS.nodeCount, 1, 1000);
+  const size = r.integer("size", nodeCount ?? 1, 1, 1000);
+  if (nodeCount !== undefined && size > nodeCount) {
+    throw new ConfigError(own("size"), `asks for ${size} MiniCluster pods but the cluster has ${nodeCount} nodes (one broker per node)`,
+      `Set ${own("size")} to at most ${nodeCount}, or raise ${own("nodeCount")}`);
+  }
+  const maxSize = r.integer("maxSize", size, 1, 1000);
+  if (maxSize < size) {
+    throw new ConfigError(own("maxSize"), `(${maxSize}) is smaller than ${own("size")} (${size})`, setHint(own("maxSize"), String(size)));
+  }
+
+  const common: CommonConfig = {
+    cloud: cloud as Cloud,
+    stack,
+    clusterName,
+    namespace,
+    size,
+    maxSize,
+    nodePort: r.integer("nodePort", DEFAULTS.nodePort, 30000, 32767),
+    fluxUser,
+    tokenExpiresMinutes: r.integer("tokenExpiresMinutes", DEFAULTS.tokenExpiresMinutes, 1, 525600),
+    hasGpus: r.boolean("hasGpus", DEFAULTS.hasGpus),
+    sidecarImage,
+    tls: tlsCertificate,
+  };
+
+  if (cloud === "gke") {
+    const project = r.require("gcp:project", "<your-gcp-project-id>", "the Google Cloud project");
+    const zone = r.require("gcp:zone", "us-central1-a", "the zone of the cluster");
+    if (!GCP_ZONE.test(zone)) {
+      throw new ConfigError("gcp:zone", `must be a zone such as us-central1-a (a region would multiply the node count per zone), got "${zone}"`,
+        setHint("gcp:zone", "us-central1-a"));
+    }
+    return {
+      ...common,
+      cloud: "gke",
+      project,
+      zone,
+      nodeCount: nodeCount!,
+      machineType: r.string("machineType", DEFAULTS.machineType),
+      releaseChannel: r.matching("gkeReleaseChannel", /^(RAPID|REGULAR|STABLE|EXTENDED)$/,
+        "RAPID, REGULAR, STABLE or EXTENDED", DEFAULTS.gkeReleaseChannel) ?? DEFAULTS.gkeReleaseChannel,
+      allowedCidrs: r.cidrs("allowedCidrs") ?? [...DEFAULTS.allowedCidrs],
+    };
+  }
+  if (cloud === "eks") {
+    const region = r.require("aws:region", "us-east-2", "the AWS region");
+    if (!AWS_REGION.test(region)) throw new ConfigError("aws:region", `must be a region such as us-east-2, got "${region}"`, setHint("aws:region", "us-east-2"));
+    return {
+      ...common,
+      cloud: "eks",
+      region,
+      nodeCount: nodeCount!,
+      instanceType: r.string("instanceType", DEFAULTS.instanceType),
+      certificateArn: r.matching("certificateArn", ACM_ARN, "an ACM certificate ARN",
+        "arn:aws:acm:us-east-2:123456789012:certificate/<id>"),
+      inboundCidrs: r.cidrs("inboundCidrs"),
+    };
+  }
+  const nodeAddress = r.value(own("nodeAddress"));
+  if (nodeAddress !== undefined && isIP(nodeAddress) === 0 && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(nodeAddress)) {
+    throw new ConfigError(own("nodeAddress"), `must be an IP address or host name, got "${nodeAddress}"`, setHint(own("nodeAddress"), "172.18.0.2"));
+  }
+  return {
+    ...common,
+    cloud: "local",
+    kubeContext: r.value(own("kubeContext")),
+    nodeAddress,
+    localPort: r.integer("localPort", DEFAULTS.localPort, 1, 65535),
+  };
+}

@@ -1,0 +1,104 @@
+/** What every stack deploys onto its cluster: the operator, the MiniCluster and its endpoint, and the outputs. */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { FluxOperator } from "../components/flux-operator";
+import { FluxMiniCluster } from "../components/minicluster";
+import { RestfulEndpoint } from "../components/restful-endpoint";
+import { AlbOptions, Endpoint, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
+import type { Cloud, DeploymentConfig } from "../infra/config";
+
+/** Values from config secrets (absent ones are generated), the sidecar bundle and the operator manifest. */
+export interface ProgramInputs {
+  bundle: string;
+  operatorManifest: pulumi.Input<string>;
+  fluxToken?: pulumi.Output<string>;
+  fluxSecretKey?: pulumi.Output<string>;
+  tlsCertificate?: pulumi.Output<string>;
+  tlsKey?: pulumi.Output<string>;
+}
+
+export interface FluxRestfulOptions {
+  provider: k8s.Provider;
+  /** EKS: the load balancer controller, which admits every Service (the operator's and ours). */
+  servicesDependOn?: pulumi.Resource[];
+  nodePort?: number;
+  alb?: AlbOptions;
+}
+
+export interface FluxRestful {
+  operator: FluxOperator;
+  miniCluster: FluxMiniCluster;
+  endpoint: RestfulEndpoint;
+}
+
+export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, options: FluxRestfulOptions): FluxRestful {
+  const servicesDependOn = options.servicesDependOn ?? [];
+  const operator = new FluxOperator("flux-operator", {
+    provider: options.provider, manifest: inputs.operatorManifest, dependsOn: servicesDependOn,
+  });
+  const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : undefined;
+  const miniCluster = new FluxMiniCluster("flux", {
+    provider: options.provider,
+    namespace: cfg.namespace,
+    operator: operator.release,
+    size: cfg.size,
+    maxSize: cfg.maxSize,
+    hasGpus: cfg.hasGpus,
+    tokenExpiresMinutes: cfg.tokenExpiresMinutes,
+    sidecarImage: cfg.sidecarImage,
+    bundle: inputs.bundle,
+    user: cfg.fluxUser,
+    token: inputs.fluxToken,
+    secretKey: inputs.fluxSecretKey,
+    tls,
+    dependsOn: [operator],
+  });
+  const endpoint = new RestfulEndpoint("api", {
+    provider: options.provider,
+    namespace: cfg.namespace,
+    miniClusterName: miniCluster.manifest.metadata.name,
+    nodePort: options.nodePort,
+    alb: options.alb,
+    dependsOn: [miniCluster, ...servicesDependOn],
+  });
+  return { operator, miniCluster, endpoint };
+}
+
+/** The stack outputs, the same names on every cloud; the client CLI reads them with `pulumi stack output --json --show-secrets`. */
+export interface StackOutputs {
+  cloud: Cloud;
+  endpoint: pulumi.Output<Endpoint>;
+  url: pulumi.Output<string>;
+  user: string;
+  token: pulumi.Output<string>;
+  secretKey: pulumi.Output<string>;
+  kubeconfig: pulumi.Output<string>;
+  clusterName: pulumi.Output<string>;
+  namespace: string;
+  miniCluster: string;
+  operatorVersion: string;
+  clientCommand: string;
+  /** Local stacks without a reachable node address: run this, then use the endpoint. */
+  portForwardCommand?: string;
+}
+
+export function stackOutputs(
+  cfg: DeploymentConfig,
+  app: FluxRestful,
+  cluster: { endpoint: pulumi.Output<Endpoint>; kubeconfig: pulumi.Output<string>; clusterName: pulumi.Input<string> },
+): StackOutputs {
+  return {
+    cloud: cfg.cloud,
+    endpoint: cluster.endpoint,
+    url: cluster.endpoint.apply(endpointUrl),
+    user: cfg.fluxUser,
+    token: app.miniCluster.token,
+    secretKey: app.miniCluster.secretKey,
+    kubeconfig: pulumi.secret(cluster.kubeconfig),
+    clusterName: pulumi.output(cluster.clusterName),
+    namespace: cfg.namespace,
+    miniCluster: app.miniCluster.manifest.metadata.name,
+    operatorVersion: app.operator.release.version,
+    clientCommand: clientCommand(cfg.stack),
+  };
+}

@@ -1,0 +1,20 @@
+import * as pulumi from "@pulumi/pulumi";
+import { LocalCluster } from "../components/local-cluster";
+import { directEndpoint, portForwardCommand } from "../components/restful-endpoint.build";
+import type { LocalConfig } from "../infra/config";
+import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs } from "./flux-restful";
+
+/** Any existing cluster from the current kubeconfig: the API on a node address, or through a port-forward. */
+export function deployLocal(cfg: LocalConfig, inputs: ProgramInputs): StackOutputs {
+  const local = new LocalCluster("local", { kubeContext: cfg.kubeContext });
+  const app = deployFluxRestful(cfg, inputs, { provider: local.provider, nodePort: cfg.nodePort });
+  const endpoint = cfg.nodeAddress
+    ? directEndpoint(cfg.nodeAddress, cfg.nodePort, cfg.tls)
+    : directEndpoint("127.0.0.1", cfg.localPort, cfg.tls);
+  const outputs = stackOutputs(cfg, app, {
+    endpoint: pulumi.output(endpoint),
+    kubeconfig: local.kubeconfig,
+    clusterName: local.contextName,
+  });
+  return cfg.nodeAddress ? outputs : { ...outputs, portForwardCommand: portForwardCommand(cfg.namespace, cfg.localPort) };
+}

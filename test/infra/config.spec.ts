@@ -1,0 +1,121 @@
+/** Config validation (pure) and the stack files. */
+import { strict as assert } from "node:assert";
+import { ConfigError, DEFAULTS, PLAIN_KEYS, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { readStackFile } from "../../scripts/plan";
+
+const gke = (extra: RawConfig = {}): RawConfig => ({
+  "flux-restful:cloud": "gke", "gcp:project": "p", "gcp:zone": "us-central1-a", ...extra,
+});
+const eks = (extra: RawConfig = {}): RawConfig => ({ "flux-restful:cloud": "eks", "aws:region": "us-east-2", ...extra });
+
+function rejects(raw: RawConfig, key: string, message: RegExp): void {
+  assert.throws(() => parseConfig(raw, "s"), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.key, key);
+    assert.match(err.message, new RegExp(`^Invalid configuration "${key}"`));
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe("infra config", () => {
+  it("fills the documented defaults: 4 x c2d-standard-8 on GKE, m5.2xlarge on EKS", () => {
+    const g = parseConfig(gke(), "gke");
+    assert.equal(g.cloud, "gke");
+    if (g.cloud !== "gke") return;
+    assert.equal(g.nodeCount, 4);
+    assert.equal(g.size, 4);
+    assert.equal(g.maxSize, 4);
+    assert.equal(g.machineType, "c2d-standard-8");
+    assert.deepEqual(g.allowedCidrs, ["0.0.0.0/0"]);
+    assert.equal(g.nodePort, 30093);
+    assert.equal(g.tls, false);
+    const e = parseConfig(eks(), "eks");
+    assert.ok(e.cloud === "eks" && e.instanceType === "m5.2xlarge" && e.nodeCount === 4 && e.certificateArn === undefined);
+  });
+
+  it("reads lists as JSON (what YAML lists become) or comma-separated", () => {
+    const a = parseConfig(gke({ "flux-restful:allowedCidrs": '["203.0.113.0/24","2001:db8::/32"]' }), "s");
+    const b = parseConfig(gke({ "flux-restful:allowedCidrs": "203.0.113.0/24, 2001:db8::/32" }), "s");
+    assert.ok(a.cloud === "gke" && b.cloud === "gke");
+    assert.deepEqual(a.allowedCidrs, ["203.0.113.0/24", "2001:db8::/32"]);
+    assert.deepEqual(b.allowedCidrs, a.allowedCidrs);
+  });
+
+  it("names the key and what to set for every invalid or missing value", () => {
+    rejects({}, "flux-restful:cloud", /is required and not set\. Set it with: pulumi config set flux-restful:cloud gke/);
+    rejects({ "flux-restful:cloud": "azure" }, "flux-restful:cloud", /must be one of gke, eks, local/);
+    rejects(gke({ "gcp:project": undefined }), "gcp:project", /pulumi config set gcp:project/);
+    rejects(gke({ "gcp:zone": "us-central1" }), "gcp:zone", /must be a zone such as us-central1-a/);
+    rejects(eks({ "aws:region": "" }), "aws:region", /the AWS region is required/);
+    rejects(gke({ "flux-restful:size": "0" }), "flux-restful:size", /whole number from 1/);
+    rejects(gke({ "flux-restful:size": "two" }), "flux-restful:size", /got "two"/);
+    rejects(gke({ "flux-restful:size": "5" }), "flux-restful:size", /5 MiniCluster pods but the cluster has 4 nodes.*raise flux-restful:nodeCount/);
+    rejects(gke({ "flux-restful:maxSize": "3" }), "flux-restful:maxSize", /smaller than flux-restful:size/);
+    rejects(gke({ "flux-restful:allowedCidrs": "10.0.0.0/33" }), "flux-restful:allowedCidrs", /"10.0.0.0\/33" is not a CIDR/);
+    rejects(gke({ "flux-restful:allowedCidrs": "[1" }), "flux-restful:allowedCidrs", /not a valid JSON list/);
+    rejects(eks({ "flux-restful:inboundCidrs": "everywhere" }), "flux-restful:inboundCidrs", /not a CIDR/);
+    rejects(gke({ "flux-restful:nodePort": "80" }), "flux-restful:nodePort", /from 30000 to 32767/);
+    rejects(gke({ "flux-restful:hasGpus": "maybe" }), "flux-restful:hasGpus", /true or false/);
+    rejects(gke({ "flux-restful:sidecarImage": "node" }), "flux-restful:sidecarImage", /must pin a tag/);
+    rejects(gke({ "flux-restful:sidecarImage": "node:latest" }), "flux-restful:sidecarImage", /must pin a tag/);
+    rejects(gke({ "flux-restful:sidecarImage": "node:20-alpine" }), "flux-restful:sidecarImage", /Debian-based/);
+    rejects(gke({ "flux-restful:clusterName": "Flux_Cluster" }), "flux-restful:clusterName", /lowercase/);
+    rejects(eks({ "flux-restful:certificateArn": "arn:aws:iam::1:role/x" }), "flux-restful:certificateArn", /ACM certificate ARN/);
+    rejects(gke({ "flux-restful:tlsCertificate": "[secret]" }), "flux-restful:tlsKey", /pulumi config set --secret flux-restful:tlsKey/);
+    rejects(eks({ "flux-restful:tlsCertificate": "[secret]", "flux-restful:tlsKey": "[secret]" }), "flux-restful:tlsCertificate", /certificateArn/);
+    rejects(gke({ "flux-restful:nodecount": "4" }), "flux-restful:nodecount", /not a setting of this program/);
+    rejects({ "flux-restful:cloud": "local", "flux-restful:nodeAddress": "not an address!" }, "flux-restful:nodeAddress", /IP address or host name/);
+  });
+
+  it("does not limit size by nodes on the local stack, whose node count it cannot know", () => {
+    const c = parseConfig({ "flux-restful:cloud": "local", "flux-restful:size": "8" }, "local");
+    assert.ok(c.cloud === "local" && c.size === 8 && c.localPort === DEFAULTS.localPort && c.nodeAddress === undefined);
+  });
+
+  it("turns HTTPS on when both TLS secrets are set", () => {
+    assert.equal(parseConfig(gke({ "flux-restful:tlsCertificate": "[secret]", "flux-restful:tlsKey": "[secret]" }), "s").tls, true);
+    assert.equal(parseConfig(gke({ "flux-restful:fluxToken": "[secret]" }), "s").tls, false);
+  });
+
+  it("checks CIDRs for both address families", () => {
+    for (const ok of ["0.0.0.0/0", "203.0.113.7/32", "2001:db8::/48", "::/0"]) assert.ok(isCidr(ok), ok);
+    for (const bad of ["203.0.113.7", "300.0.0.0/8", "10.0.0.0/x", "2001:db8::/129", ""]) assert.ok(!isCidr(bad), bad);
+  });
+
+  it("runs infra/index.ts as TypeScript through the project's own ts-node and TypeScript, as CommonJS", () => {
+    const root = path.join(__dirname, "..", "..");
+    const project = parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"));
+    assert.equal(project.name, "flux-restful");
+    assert.equal(project.runtime.name, "nodejs");
+    assert.equal(project.runtime.options.typescript, true);
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    assert.equal(pkg.main, "infra/index.ts");
+    assert.equal(pkg.type, undefined);
+    assert.equal(pkg.devDependencies["ts-node"], "10.9.2");
+    assert.match(pkg.devDependencies.typescript, /^5\./, "Pulumi's ts-node path needs TypeScript < 7");
+    assert.ok(fs.existsSync(path.join(root, "infra", "index.ts")));
+  });
+
+  for (const stack of ["gke", "eks", "local"]) {
+    it(`Pulumi.${stack}.yaml uses only known keys, targets ${stack} and validates with the documented defaults`, () => {
+      const { values, secretKeys } = readStackFile(stack);
+      assert.deepEqual(secretKeys, []);
+      const known = [...PLAIN_KEYS, ...SECRET_KEYS].map((k) => `flux-restful:${k}`);
+      for (const key of Object.keys(values)) {
+        assert.ok(known.includes(key) || /^(gcp|aws):/.test(key), key);
+      }
+      const cfg = parseConfig({ "gcp:project": "p", ...values }, stack);
+      assert.equal(cfg.cloud, stack);
+      assert.equal(cfg.namespace, DEFAULTS.namespace);
+      if (cfg.cloud === "gke") {
+        assert.equal(values["gcp:zone"], "us-central1-a");
+        assert.deepEqual([cfg.nodeCount, cfg.machineType, cfg.allowedCidrs], [DEFAULTS.nodeCount, DEFAULTS.machineType, [...DEFAULTS.allowedCidrs]]);
+      }
+      if (cfg.cloud === "eks") assert.deepEqual([cfg.region, cfg.instanceType, cfg.nodeCount], ["us-east-2", DEFAULTS.instanceType, DEFAULTS.nodeCount]);
+    });
+  }
+});

@@ -1,0 +1,90 @@
+/** Evaluates the real program under the offline mocks, recording resources and resource options. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { DeclaredResource, installOfflineMocks, settle } from "../../infra/mocks";
+import { PROJECT } from "../../infra/config";
+import { runProgram } from "../../infra/program";
+import type { StackOutputs } from "../../stacks/flux-restful";
+import { readStackFile } from "../../scripts/plan";
+import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
+
+export interface DeclaredOptions {
+  type: string;
+  name: string;
+  dependsOn: string[];
+  deleteBeforeReplace?: boolean;
+}
+
+export interface Evaluation {
+  resources: DeclaredResource[];
+  options: DeclaredOptions[];
+  outputs: StackOutputs;
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "infra-test-"));
+process.once("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
+export const BUNDLE_PATH = path.join(tmp, "sidecar.js");
+fs.writeFileSync(BUNDLE_PATH, FAKE_BUNDLE);
+
+export function tempFile(name: string, text: string): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+const nameOf = (r: unknown) => (r as { __name?: string }).__name ?? "?";
+
+// Legacy stack transformations run inside the SDK, so unlike dependsOn sent to the engine they can be
+// observed under mocks. They need the root stack resource, hence runInPulumiStack below.
+function recordOptions(recording: DeclaredOptions[]): void {
+  pulumi.runtime.registerStackTransformation((args) => {
+    const deps = args.opts.dependsOn;
+    const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+    recording.push({
+      type: args.type,
+      name: args.name,
+      dependsOn: list.filter((d) => pulumi.Resource.isInstance(d)).map(nameOf),
+      deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+    });
+    return undefined;
+  });
+}
+
+/** What the last evaluation declared, also when it failed. */
+export let lastDeclared: DeclaredResource[] = [];
+
+/** The stack file's config plus overrides (secret overrides are marked secret). */
+export async function evaluate(
+  stack: string,
+  overrides: Record<string, string> = {},
+  secretOverrides: Record<string, string> = {},
+  bundlePath = BUNDLE_PATH,
+): Promise<Evaluation> {
+  const { values, secretKeys } = readStackFile(stack);
+  const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
+  const resources = await installOfflineMocks(PROJECT, stack);
+  lastDeclared = resources;
+  const options: DeclaredOptions[] = [];
+  pulumi.runtime.setAllConfig(config, [...secretKeys, ...Object.keys(secretOverrides)]);
+  let outputs: StackOutputs | undefined;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    recordOptions(options);
+    outputs = runProgram({ bundlePath, operatorManifest: OPERATOR_MANIFEST });
+    return undefined;
+  });
+  await settle();
+  if (!outputs) throw new Error("the program returned no outputs");
+  return { resources, options, outputs };
+}
+
+export function ofType(resources: DeclaredResource[], type: string): DeclaredResource[] {
+  return resources.filter((r) => r.type === type);
+}
+
+export function one(resources: DeclaredResource[], type: string): DeclaredResource {
+  const found = ofType(resources, type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0];
+}

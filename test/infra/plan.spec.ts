@@ -1,0 +1,70 @@
+/** `npm run plan`: the offline listing, its JSON form and the Kubernetes YAML. */
+import { strict as assert } from "node:assert";
+import { parseAllDocuments } from "yaml";
+import { Plan, planAsJson, planAsKubernetes, planAsText, planStack } from "../../scripts/plan";
+import { BUNDLE_PATH } from "./harness";
+import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
+
+const GENERATED = /offline-flux-(token|secret-key)/;
+
+describe("infra plan script", function () {
+  this.timeout(60_000);
+  let gke: Plan;
+  let eks: Plan;
+  before(async () => {
+    gke = await planStack("gke", { bundlePath: BUNDLE_PATH, operatorManifest: OPERATOR_MANIFEST });
+    eks = await planStack("eks", { bundlePath: BUNDLE_PATH, operatorManifest: OPERATOR_MANIFEST });
+  });
+
+  it("says which required value it stood in for", () => {
+    assert.deepEqual(gke.notes, ['gcp:project is not set in Pulumi.gke.yaml; planning with "my-gcp-project"']);
+    assert.deepEqual(eks.notes, []);
+  });
+
+  it("prints every resource as {type, name, inputs} JSON with secrets masked", () => {
+    const json = planAsJson(eks);
+    const list = JSON.parse(json) as { type: string; name: string; inputs: Record<string, unknown> }[];
+    assert.equal(list.length, eks.resources.length);
+    assert.ok(list.every((r) => typeof r.type === "string" && typeof r.name === "string" && typeof r.inputs === "object"));
+    const secret = list.find((r) => r.type === "kubernetes:core/v1:Secret")!;
+    assert.equal(secret.inputs.stringData, "[secret]");
+    assert.doesNotMatch(json, GENERATED);
+    assert.ok(list.some((r) => r.type === "kubernetes:helm.sh/v3:Release"));
+  });
+
+  it("lists resources and outputs as text, secrets masked", () => {
+    const text = planAsText(gke);
+    assert.match(text, /^\+ gcp:compute\/firewall:Firewall {2}gke-nodeport$/m);
+    assert.match(text, /allows\[0\]\.ports = \["30093"\]/);
+    assert.match(text, /token = "\[secret\]"/);
+    assert.match(text, /endpoint = \{"scheme":"http","host":"198\.51\.100\.7","port":30093\}/);
+    assert.doesNotMatch(text, GENERATED);
+  });
+
+  it("writes the Kubernetes objects as YAML documents with placeholder secrets", () => {
+    const yaml = planAsKubernetes(eks);
+    const docs = parseAllDocuments(yaml).map((d) => d.toJS()).filter(Boolean);
+    assert.deepEqual(docs.map((d) => d.kind), ["Namespace", "ConfigMap", "Secret", "MiniCluster", "Service", "Ingress"]);
+    const secret = docs.find((d) => d.kind === "Secret");
+    assert.deepEqual(secret.stringData, { user: "REPLACE_ME_USER", token: "REPLACE_ME_TOKEN", "secret-key": "REPLACE_ME_SECRET_KEY" });
+    assert.equal(docs.find((d) => d.kind === "ConfigMap").data["sidecar.js"], FAKE_BUNDLE);
+    assert.match(yaml, /^# Helm chart aws-load-balancer-controller 3\.5\.0 from https:\/\/aws\.github\.io\/eks-charts/m);
+    assert.match(yaml, /^# Flux Operator 0\.2\.1: apply https:\/\/github\.com\/flux-framework\/flux-operator\/releases\/download\/0\.2\.1\/flux-operator\.yaml/m);
+    assert.doesNotMatch(yaml, GENERATED);
+  });
+
+  it("plans the local stack without a kubeconfig against a placeholder context, then restores KUBECONFIG", async () => {
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = "/nonexistent/kubeconfig";
+    try {
+      const local = await planStack("local", { bundlePath: BUNDLE_PATH, operatorManifest: OPERATOR_MANIFEST });
+      assert.deepEqual(local.notes, ['no kubeconfig found; planning against a placeholder context "offline"']);
+      assert.equal(local.outputs.clusterName, "offline");
+      assert.equal(process.env.KUBECONFIG, "/nonexistent/kubeconfig");
+      assert.ok(!local.resources.some((r) => /^(gcp|aws|eks):/.test(r.type)));
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
+  });
+});
