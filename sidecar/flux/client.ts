@@ -22,7 +22,7 @@ export interface FluxClientOptions {
   timeoutMs?: number;
   /** connect + handshake timeout in ms (default 5000) */
   connectTimeoutMs?: number;
-  /** reconnect backoff after failed connects (default 100 ms doubling to 5000 ms) */
+  /** reconnect backoff after failed connects (default 100 ms doubling to 1000 ms) */
   backoff?: BackoffOptions;
   /** largest message accepted from the broker (default 512 MiB) */
   maxMessageBytes?: number;

@@ -159,7 +159,8 @@ function describeSocketError(err: NodeJS.ErrnoException): string {
 export interface BackoffOptions {
   /** delay before retrying after the first failed connect (default 100 ms) */
   initialMs?: number;
-  /** cap on the doubling delay (default 5000 ms) */
+  /** cap on the doubling delay (default 1000 ms: a returning broker is found within a second;
+   *  a failed unix-socket connect is cheap, so retrying that often costs nothing) */
   maxMs?: number;
 }
 
@@ -190,7 +191,7 @@ export class BrokerLink {
     private readonly opts: ConnectOptions & { backoff?: BackoffOptions } = {},
   ) {
     this.initialMs = opts.backoff?.initialMs ?? 100;
-    this.maxMs = opts.backoff?.maxMs ?? 5000;
+    this.maxMs = opts.backoff?.maxMs ?? 1000;
   }
 
   get isConnected(): boolean {
