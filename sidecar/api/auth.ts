@@ -1,0 +1,262 @@
+/**
+ * Authentication: the Python client's handshake (401 + WWW-Authenticate, then POST /v1/token with
+ * an HS256 JWT {user, pass, scope:"token"} signed with FLUX_SECRET_KEY), HTTP Basic user:token for
+ * curl, and the browser session (an HttpOnly cookie holding an access token, plus a CSRF token for
+ * unsafe methods).
+ *
+ * Access tokens are signed with a key derived on the server from FLUX_SECRET_KEY and a random
+ * per-process salt, so holding the shared secret is not enough to mint one, and a restart
+ * invalidates them (clients get 401 and re-authenticate). Expired or invalid tokens get 401, not
+ * the Python server's 403, so its client recovers. Failed attempts are rate-limited per address.
+ */
+import { createHmac, hkdfSync, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { SignJWT, jwtVerify } from "jose";
+import type { SidecarConfig } from "../config";
+import { ApiError } from "./errors";
+
+export const SESSION_COOKIE = "flux_session";
+const ACCESS_SCOPE = "access";
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const VERIFIED_CACHE_SIZE = 1000;
+
+export type AuthVars = { user: string | undefined; via: "bearer" | "basic" | "cookie" | undefined };
+
+/** Counts failed attempts per client address in a fixed window. */
+export class FailureLimiter {
+  private readonly failures = new Map<string, { count: number; resetAt: number }>();
+  constructor(
+    private readonly maxFailures: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds the address must wait, or 0 when it may try. */
+  retryAfter(address: string): number {
+    const entry = this.failures.get(address);
+    if (!entry) return 0;
+    const now = this.now();
+    if (now >= entry.resetAt) {
+      this.failures.delete(address);
+      return 0;
+    }
+    return entry.count >= this.maxFailures ? Math.ceil((entry.resetAt - now) / 1000) : 0;
+  }
+
+  fail(address: string): void {
+    const now = this.now();
+    const entry = this.failures.get(address);
+    if (!entry || now >= entry.resetAt) this.failures.set(address, { count: 1, resetAt: now + this.windowMs });
+    else entry.count++;
+    if (this.failures.size > 10_000) this.prune(now);
+  }
+
+  succeed(address: string): void {
+    this.failures.delete(address);
+  }
+
+  private prune(now: number): void {
+    for (const [key, entry] of this.failures) if (now >= entry.resetAt) this.failures.delete(key);
+  }
+}
+
+export function unauthenticated(detail = "Not authenticated"): ApiError {
+  return new ApiError(401, { detail }, { "www-authenticate": "Bearer" });
+}
+
+export class Auth {
+  readonly limiter: FailureLimiter;
+  private readonly accessKey: Uint8Array;
+  private readonly compareKey = randomBytes(32);
+  private readonly requestKey: Uint8Array | undefined;
+  private readonly verified = new Map<string, { user: string; expiresAt: number }>();
+
+  constructor(
+    readonly config: SidecarConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.limiter = new FailureLimiter(config.authMaxFailures, config.authWindowSeconds * 1000, now);
+    const ikm = config.secretKey ?? randomBytes(32).toString("hex");
+    this.accessKey = new Uint8Array(hkdfSync("sha256", ikm, randomBytes(32), "flux-sidecar access token v1", 32));
+    this.requestKey = config.secretKey ? new TextEncoder().encode(config.secretKey) : undefined;
+  }
+
+  get loginConfigured(): boolean {
+    return Boolean(this.config.token);
+  }
+
+  /** Constant-time check of user and token against FLUX_USER / FLUX_TOKEN. */
+  checkCredentials(user: unknown, token: unknown): boolean {
+    if (!this.config.token || typeof user !== "string" || typeof token !== "string") return false;
+    const userOk = this.equal(user, this.config.user);
+    const tokenOk = this.equal(token, this.config.token);
+    return userOk && tokenOk;
+  }
+
+  private equal(a: string, b: string): boolean {
+    const digest = (s: string) => createHmac("sha256", this.compareKey).update(s).digest();
+    return timingSafeEqual(digest(a), digest(b));
+  }
+
+  async issueAccessToken(user: string): Promise<string> {
+    const issuedAt = Math.floor(this.now() / 1000);
+    return new SignJWT({ scope: ACCESS_SCOPE })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(user)
+      .setJti(randomUUID())
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + this.config.accessTokenExpiresMinutes * 60)
+      .sign(this.accessKey);
+  }
+
+  /** The user an access token names, or undefined when it is invalid, expired or of another kind. */
+  async verifyAccessToken(token: string): Promise<string | undefined> {
+    // Verified tokens are remembered until they expire: a client sends the same one many times.
+    const known = this.verified.get(token);
+    if (known) {
+      if (this.now() < known.expiresAt) return known.user;
+      this.verified.delete(token);
+    }
+    try {
+      const { payload } = await jwtVerify(token, this.accessKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) });
+      if (payload.scope !== ACCESS_SCOPE || payload.sub !== this.config.user || typeof payload.exp !== "number") return undefined;
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(token, { user: payload.sub, expiresAt: payload.exp * 1000 });
+      return payload.sub;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The user of a valid token-request JWT {user, pass, scope:"token"}, or undefined. */
+  async verifyTokenRequest(jwt: string): Promise<string | undefined> {
+    if (!this.requestKey) return undefined;
+    try {
+      const { payload } = await jwtVerify(jwt, this.requestKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) });
+      if (payload.scope !== "token" || !payload.user || !payload.pass) return undefined;
+      return this.checkCredentials(payload.user, payload.pass) ? (payload.user as string) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  csrfToken(accessToken: string): string {
+    return createHmac("sha256", this.accessKey).update(`csrf:${accessToken}`).digest("base64url");
+  }
+
+  checkCsrf(accessToken: string, presented: string | undefined): boolean {
+    return typeof presented === "string" && presented.length > 0 && this.equal(presented, this.csrfToken(accessToken));
+  }
+
+  clientAddress(c: Context): string {
+    if (this.config.trustProxy) {
+      const hops = c.req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(Boolean);
+      if (hops?.length) return hops[hops.length - 1];
+    }
+    try {
+      return getConnInfo(c).remote.address ?? "unknown";
+    } catch {
+      return "unknown";
+    }
+  }
+
+  /** Throws 429 when the client has failed too often; use before checking credentials. */
+  assertNotLimited(c: Context): string {
+    const address = this.clientAddress(c);
+    const wait = this.limiter.retryAfter(address);
+    if (wait > 0) {
+      throw new ApiError(429, { detail: "Too many failed authentication attempts; try again later." }, { "retry-after": String(wait) });
+    }
+    return address;
+  }
+
+  setSessionCookie(c: Context, accessToken: string): void {
+    setCookie(c, SESSION_COOKIE, accessToken, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: Boolean(this.config.tls),
+      path: "/",
+      maxAge: this.config.accessTokenExpiresMinutes * 60,
+    });
+  }
+
+  clearSessionCookie(c: Context): void {
+    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: Boolean(this.config.tls) });
+  }
+
+  /** The session user and CSRF token from the cookie, when the cookie holds a valid token. */
+  async session(c: Context): Promise<{ user: string; accessToken: string } | undefined> {
+    const accessToken = getCookie(c, SESSION_COOKIE);
+    if (!accessToken) return undefined;
+    const user = await this.verifyAccessToken(accessToken);
+    return user ? { user, accessToken } : undefined;
+  }
+
+  /**
+   * Authenticates a request from its Authorization header or session cookie.
+   * `required` = the route needs a user even when FLUX_REQUIRE_AUTH is off (service stop).
+   */
+  middleware(opts: { required?: boolean } = {}): MiddlewareHandler<{ Variables: AuthVars }> {
+    return async (c, next) => {
+      const mandatory = this.config.requireAuth || opts.required;
+      const header = c.req.header("authorization");
+      if (header) {
+        const [scheme, ...rest] = header.trim().split(/\s+/);
+        const credential = rest.join(" ");
+        if (/^bearer$/i.test(scheme) && credential) {
+          const user = await this.verifyAccessToken(credential);
+          if (!user) {
+            if (!mandatory) return next(); // a stale token must not break an open server
+            throw unauthenticated("Could not validate credentials");
+          }
+          c.set("user", user);
+          c.set("via", "bearer");
+          return next();
+        }
+        if (/^basic$/i.test(scheme) && credential) {
+          const address = this.assertNotLimited(c);
+          const decoded = Buffer.from(credential, "base64").toString("utf8");
+          const colon = decoded.indexOf(":");
+          const ok = colon > 0 && this.checkCredentials(decoded.slice(0, colon), decoded.slice(colon + 1));
+          if (!ok) {
+            this.limiter.fail(address);
+            if (!mandatory) return next();
+            throw unauthenticated("Incorrect user or token");
+          }
+          this.limiter.succeed(address);
+          c.set("user", decoded.slice(0, colon));
+          c.set("via", "basic");
+          return next();
+        }
+      }
+      const session = await this.session(c);
+      if (session) {
+        if (UNSAFE_METHODS.has(c.req.method)) {
+          const presented = c.req.header("x-csrf-token") ?? (await formField(c, "csrf_token"));
+          if (!this.checkCsrf(session.accessToken, presented)) {
+            throw new ApiError(403, { detail: "CSRF token missing or invalid" });
+          }
+        }
+        c.set("user", session.user);
+        c.set("via", "cookie");
+        return next();
+      }
+      if (mandatory) throw unauthenticated();
+      return next();
+    };
+  }
+}
+
+async function formField(c: Context, name: string): Promise<string | undefined> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return undefined;
+  try {
+    const form = await c.req.parseBody();
+    const value = form[name];
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Every failure becomes a JSON answer with the right status: never a stack trace, never a crash.
+ * Handlers throw ApiError for answers they choose; Flux client errors are mapped here.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { FluxTimeoutError, FluxUnavailableError } from "../flux";
+import { jsonResponse } from "./json";
+import type { Logger } from "../log";
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(typeof body === "object" && body && "detail" in body ? String((body as { detail: unknown }).detail) : `HTTP ${status}`);
+  }
+}
+
+/** FastAPI's (pydantic v1) 422 shape for a parameter that does not parse. */
+export function validationError(where: "query" | "body", field: string, msg: string, type: string): ApiError {
+  return new ApiError(422, { detail: [{ loc: [where, field], msg, type }] });
+}
+
+export function brokerUnavailable(err: Error): ApiError {
+  return new ApiError(503, { detail: `The Flux broker is not available: ${err.message}` }, { "retry-after": "5" });
+}
+
+/** Maps any thrown value to a Response; unexpected errors are logged and answered with a bare 500. */
+export function errorResponse(err: unknown, log: Logger, c?: Context): Response {
+  if (err instanceof ApiError) return jsonResponse(err.body, err.status, err.headers);
+  if (err instanceof FluxUnavailableError) {
+    const e = brokerUnavailable(err);
+    return jsonResponse(e.body, e.status, e.headers);
+  }
+  if (err instanceof FluxTimeoutError) {
+    return jsonResponse({ detail: `The Flux broker did not answer in time: ${err.message}` }, 504);
+  }
+  if (err instanceof HTTPException) {
+    return jsonResponse({ detail: err.message || "Bad Request" }, err.status);
+  }
+  log.error({ err, path: c?.req.path, method: c?.req.method }, "unhandled error");
+  return jsonResponse({ detail: "Internal Server Error" }, 500);
+}
+
+export function notFound(): Response {
+  return jsonResponse({ detail: "Not Found" }, 404);
+}

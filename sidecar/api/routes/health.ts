@@ -1,0 +1,17 @@
+/** /healthz (the process is up) and /readyz (the broker answers, else 503 with the reason). */
+import type { ApiApp, ApiDeps } from "../deps";
+import { jsonResponse } from "../json";
+
+export function registerHealth(app: ApiApp, { service, metrics }: ApiDeps): void {
+  app.get("/healthz", () => jsonResponse({ status: "ok" }));
+  app.get("/readyz", async () => {
+    try {
+      await service.ready();
+      metrics.brokerUp.set(1);
+      return jsonResponse({ status: "ready", uri: service.flux.uri });
+    } catch (err) {
+      metrics.brokerUp.set(0);
+      return jsonResponse({ status: "unavailable", reason: (err as Error).message, uri: service.flux.uri }, 503);
+    }
+  });
+}

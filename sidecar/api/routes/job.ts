@@ -1,0 +1,28 @@
+/** GET /v1/jobs/{id} and its eventlog as Server-Sent Events (GET /v1/jobs/{id}/events). */
+import type { ApiApp, ApiDeps } from "../deps";
+import { jsonResponse } from "../json";
+import { SSE_HEADERS, sseEvent, streamResponse } from "../stream";
+
+export function registerJob(app: ApiApp, deps: ApiDeps): void {
+  const { service } = deps;
+  app.get("/v1/jobs/:id", async (c) => jsonResponse(await service.getJob(c.req.param("id"))));
+
+  app.get("/v1/jobs/:id/events", async (c) => {
+    const id = await service.assertJobExists(c.req.param("id"));
+    return streamResponse(
+      async function* (signal) {
+        for await (const entry of service.flux.eventlog(id, { follow: true, signal })) {
+          yield sseEvent("eventlog", { name: entry.name, timestamp: entry.timestamp, context: entry.context ?? {} });
+        }
+        yield sseEvent("end", {});
+      },
+      {
+        deps,
+        request: c.req.raw,
+        headers: SSE_HEADERS,
+        heartbeat: ": keep-alive\n\n",
+        onError: (err) => sseEvent("error", { detail: (err as Error).message }),
+      },
+    );
+  });
+}

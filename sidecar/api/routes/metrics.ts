@@ -1,0 +1,9 @@
+/** GET /metrics in the Prometheus text format. */
+import type { ApiApp, ApiDeps } from "../deps";
+
+export function registerMetrics(app: ApiApp, { metrics }: ApiDeps): void {
+  app.get("/metrics", async () => {
+    const body = await metrics.registry.metrics();
+    return new Response(body, { headers: { "content-type": metrics.registry.contentType } });
+  });
+}

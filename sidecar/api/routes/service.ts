@@ -1,0 +1,11 @@
+/** POST /v1/service/stop: superuser only (even with auth off, as in Python); answers, then shuts down. */
+import type { ApiApp, ApiDeps } from "../deps";
+import { jsonResponse } from "../json";
+
+export function registerService(app: ApiApp, deps: ApiDeps): void {
+  app.post("/v1/service/stop", deps.auth.middleware({ required: true }), (c) => {
+    deps.log.info({ user: c.get("user") }, "service stop requested");
+    deps.requestStop();
+    return jsonResponse({ Message: "The service is stopping." });
+  });
+}

@@ -1,0 +1,306 @@
+/**
+ * The flux-restful-api v1 semantics on top of the native Flux client: listing and job-info
+ * shapes, submit validation and jobspec building, output snapshots and streams, cancel messages,
+ * nodes. Routes parse HTTP and call this; nothing here knows about HTTP beyond ApiError.
+ */
+import {
+  buildJobspec,
+  FluxError,
+  type FluxClient,
+  JobIdError,
+  type JobRecord,
+  JobspecError,
+  jobInfo,
+  parseJobId,
+  splitCommand,
+  stateName,
+  UnknownJobError,
+} from "../flux";
+import { NextFlight } from "./coalesce";
+import { ApiError } from "./errors";
+import { toJson } from "./json";
+import type { SubmitRequest } from "./submit-fields";
+
+export interface ServiceOptions {
+  /** FLUX_NUMBER_NODES, else the broker's size (looked up once). */
+  numberNodes?: number;
+  hasGpus: boolean;
+  optionFlags: Record<string, string>;
+  jobPath: string;
+}
+
+/** Python's plain listing is job-list's default page: at most 1000 jobs. */
+const LISTING_MAX = 1000;
+const NO_OUTPUT = "The output does not exist yet, or the jobid is incorrect.";
+
+export type OutputChunk = { stream: "stdout" | "stderr"; rank: string; data: string };
+
+export class FluxApiService {
+  private brokerSize?: number;
+  /** One job-list RPC (and one serialisation) shared by concurrent listings. */
+  private readonly listing = new NextFlight(() => this.flux.listJobs({ limit: LISTING_MAX }));
+  private readonly listingJson = new WeakMap<JobRecord[], string>();
+  private readonly resources = new NextFlight(() => this.flux.resources());
+
+  constructor(
+    readonly flux: FluxClient,
+    private readonly opts: ServiceOptions,
+  ) {}
+
+  /** A path id (decimal, f58, hex, ...) or a 400 naming the problem. */
+  parseId(text: string): bigint {
+    try {
+      return parseJobId(text);
+    } catch (err) {
+      if (err instanceof JobIdError) throw new ApiError(400, { Message: `Invalid job id: ${err.message}`, id: text });
+      throw err;
+    }
+  }
+
+  private notFound(idText: string): ApiError {
+    return new ApiError(404, { Message: `There is no job with id ${idText}.`, id: idText });
+  }
+
+  /** The plain listing as JSON text: {"jobs":[raw job-list records]}. */
+  async listJobsJson(): Promise<string> {
+    const records = await this.listing.run();
+    let text = this.listingJson.get(records);
+    if (text === undefined) {
+      text = toJson({ jobs: records });
+      this.listingJson.set(records, text);
+    }
+    return text;
+  }
+
+  /** The Python get_job shape: job-list keys in broker order, state as a name, JobInfo fields added. */
+  jobDetails(record: JobRecord, now = Date.now() / 1000): Map<string, unknown> {
+    const info = jobInfo(record, now);
+    const out = new Map<string, unknown>(Object.entries(record));
+    out.set("state", stateName(record.state));
+    out.set("nnodes", record.nnodes ?? "");
+    out.set("result", info.result);
+    out.set("returncode", info.returncode);
+    out.set("runtime", info.runtime);
+    out.set("priority", record.priority ?? "");
+    out.set("waitstatus", record.waitstatus ?? "");
+    out.set("nodelist", record.nodelist ?? "");
+    out.set("exception", {
+      occurred: record.exception_occurred ?? "",
+      severity: record.exception_severity ?? "",
+      type: record.exception_type ?? "",
+      note: record.exception_note ?? "",
+    });
+    if (!out.has("duration")) out.set("duration", "");
+    return out;
+  }
+
+  /** Detailed listing as the Python list_jobs_detailed builds it (ranks/expiration always present). */
+  async listJobsDetailed(limit?: number): Promise<Array<Map<string, unknown>>> {
+    if (limit === 0) return [];
+    const records = (await this.listing.run()).slice(0, limit ?? LISTING_MAX);
+    const now = Date.now() / 1000;
+    return records.map((record) => {
+      const details = this.jobDetails(record, now);
+      for (const key of ["ranks", "expiration"]) if (!details.has(key)) details.set(key, "");
+      return details;
+    });
+  }
+
+  /** /v1/jobs/search: DataTables-style paging over the detailed listing, regex over each job's values. */
+  async search(params: { query?: string; start?: number; length?: number; draw: number }) {
+    let jobs = await this.listJobsDetailed();
+    const total = jobs.length;
+    if (params.query) {
+      let pattern: RegExp;
+      try {
+        pattern = new RegExp(params.query);
+      } catch (err) {
+        throw new ApiError(400, { Message: `Invalid search pattern: ${(err as Error).message}` });
+      }
+      jobs = jobs.filter((job) => pattern.test([...job.values()].map(pythonStr).join("")));
+    }
+    if (params.start) jobs = jobs.slice(params.start);
+    if (params.length !== undefined && params.length >= 0) jobs = jobs.slice(0, params.length);
+    return { data: jobs, draw: params.draw, recordsTotal: total, recordsFiltered: jobs.length };
+  }
+
+  async getJob(idText: string): Promise<Map<string, unknown>> {
+    const id = this.parseId(idText);
+    try {
+      return this.jobDetails(await this.flux.getJob(id));
+    } catch (err) {
+      if (err instanceof UnknownJobError) throw this.notFound(idText);
+      throw err;
+    }
+  }
+
+  /** 404 unless the broker knows the job. */
+  async assertJobExists(idText: string): Promise<bigint> {
+    const id = this.parseId(idText);
+    try {
+      await this.flux.getJob(id);
+    } catch (err) {
+      if (err instanceof UnknownJobError) throw this.notFound(idText);
+      throw err;
+    }
+    return id;
+  }
+
+  /** The output as it is now, split into lines that keep their "\n"; never waits for the job. */
+  async outputSnapshot(idText: string): Promise<{ Output: string[] } | { Message: string }> {
+    const id = this.parseId(idText);
+    const lines = new LineSplitter();
+    try {
+      for await (const chunk of this.outputChunks(id, false)) lines.push(chunk);
+    } catch (err) {
+      if (err instanceof UnknownJobError) throw this.notFound(idText);
+      if (!(err instanceof FluxError)) throw err; // e.g. ENOENT: guest.output not created yet
+    }
+    const output = lines.finish();
+    if (output.length) return { Output: output };
+    await this.assertJobExists(idText);
+    return { Message: NO_OUTPUT };
+  }
+
+  /** Data chunks of a job's output; with follow, until the output ends. */
+  async *outputChunks(id: bigint, follow: boolean, signal?: AbortSignal): AsyncGenerator<OutputChunk> {
+    for await (const event of this.flux.output(id, { follow, signal })) {
+      if (event.kind === "data" && event.data) yield { stream: event.stream, rank: event.rank, data: event.data };
+    }
+  }
+
+  async cancel(idText: string): Promise<{ status: number; body: { Message: string; id: string } }> {
+    let id: bigint;
+    try {
+      id = parseJobId(idText);
+    } catch (err) {
+      return { status: 400, body: { Message: `Job cannot be cancelled: ${(err as Error).message}.`, id: idText } };
+    }
+    try {
+      await this.flux.cancel(id);
+    } catch (err) {
+      if (!(err instanceof FluxError)) throw err;
+      // Python's text: "Job cannot be cancelled: [Errno 2] job is inactive." (an unknown id is 404 here)
+      const status = err instanceof UnknownJobError ? 404 : 400;
+      return { status, body: { Message: `Job cannot be cancelled: [Errno ${err.errno}] ${err.message}.`, id: idText } };
+    }
+    return { status: 200, body: { Message: "Job is requested to cancel.", id: idText } };
+  }
+
+  /** Host names of the nodes that are up, one per host, in rank order. */
+  async nodes(): Promise<{ nodes: string[] }> {
+    const summary = await this.resources.run();
+    return { nodes: [...new Set(summary.up)] };
+  }
+
+  async numberNodes(): Promise<number> {
+    if (this.opts.numberNodes !== undefined) return this.opts.numberNodes;
+    this.brokerSize ??= (await this.flux.brokerInfo()).size;
+    return this.brokerSize;
+  }
+
+  /** Python's validate_submit_kwargs, in its order, with its messages (and the typo'd checks fixed). */
+  async validate(req: SubmitRequest): Promise<string[]> {
+    const errors: string[] = [];
+    const nodes = await this.numberNodes();
+    if (req.num_nodes !== undefined && req.num_nodes > nodes) {
+      errors.push(`The server only has ${nodes} nodes, you requested ${req.num_nodes}`);
+    }
+    for (const option of Object.keys(req.option_flags ?? {})) {
+      if (option.includes("-o")) errors.push(`Please provide keys without -o, ${option} is invalid.`);
+    }
+    if (req.gpus_per_task !== undefined && !this.opts.hasGpus) {
+      errors.push("This server does not support gpus: gpus_per_task cannot be set.");
+    }
+    if (req.runtime !== undefined && req.runtime < 0) errors.push(`Runtime must be >= 0, found ${req.runtime}`);
+    for (const key of ["num_tasks", "cores_per_task", "gpus_per_task", "num_nodes"] as const) {
+      const value = req[key];
+      if (value !== undefined && value < 1) errors.push(`Parameter ${key} must be >= 1`);
+    }
+    if (req.is_launcher) {
+      errors.push("is_launcher is not supported: submit the workflow manager (nextflow, snakemake) as a Flux job instead.");
+    }
+    return errors;
+  }
+
+  /** Validates, builds the jobspec (curated environment, never the server's) and submits. */
+  async submit(req: SubmitRequest, user: string | undefined): Promise<bigint> {
+    if (!req.command || (Array.isArray(req.command) && req.command.length === 0)) {
+      throw new ApiError(400, { Message: "A 'command' is minimally required." });
+    }
+    const errors = await this.validate(req);
+    if (errors.length) throw new ApiError(400, { Message: "Invalid submit request", Errors: errors });
+
+    let jobspec;
+    try {
+      jobspec = buildJobspec({
+        command: typeof req.command === "string" ? splitCommand(req.command) : req.command,
+        numTasks: req.num_tasks,
+        coresPerTask: req.cores_per_task,
+        gpusPerTask: req.gpus_per_task,
+        numNodes: req.num_nodes,
+        exclusive: req.exclusive || undefined,
+        duration: req.runtime ?? 0,
+        cwd: req.workdir,
+        environment: this.jobEnvironment(req.envars),
+        shellOptions: { ...this.opts.optionFlags, ...req.option_flags },
+        attributes: user ? { "system.user": user } : undefined,
+      });
+    } catch (err) {
+      if (err instanceof JobspecError) {
+        throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });
+      }
+      throw err;
+    }
+    try {
+      return await this.flux.submit(jobspec);
+    } catch (err) {
+      if (err instanceof FluxError) {
+        throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });
+      }
+      throw err;
+    }
+  }
+
+  /** A curated base environment plus the user's envars: the server's own never reaches a job. */
+  jobEnvironment(envars: Record<string, string> | undefined): Record<string, string> {
+    return { PATH: this.opts.jobPath, LANG: "C.UTF-8", ...envars };
+  }
+
+  async ready(): Promise<void> {
+    await this.flux.ping();
+  }
+}
+
+/** Joins each stream's pieces into whole lines ("\n" kept); a trailing partial line ends the list. */
+export class LineSplitter {
+  private readonly lines: string[] = [];
+  private readonly partial = new Map<string, string>();
+
+  push(chunk: OutputChunk): void {
+    const key = `${chunk.stream}\0${chunk.rank}`;
+    const text = (this.partial.get(key) ?? "") + chunk.data;
+    const parts = text.split(/(?<=\n)/);
+    const last = parts[parts.length - 1];
+    if (last.endsWith("\n")) this.partial.delete(key);
+    else {
+      this.partial.set(key, last);
+      parts.pop();
+    }
+    this.lines.push(...parts);
+  }
+
+  finish(): string[] {
+    this.lines.push(...this.partial.values());
+    this.partial.clear();
+    return this.lines;
+  }
+}
+
+/** Python's str() of a job value, for the search regex (True/False, 0.0, "" for ""). */
+function pythonStr(value: unknown): string {
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "string") return String(value);
+  if (value === null || value === undefined) return "None";
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+}

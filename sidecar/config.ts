@@ -1,0 +1,159 @@
+/**
+ * Environment -> typed sidecar configuration. The variable names are the Python
+ * flux-restful-api's (so a MiniCluster spec written for it keeps working) plus HOST/PORT/TLS.
+ * Every problem is reported as one ConfigError naming the variable; main.ts prints it and exits 1.
+ */
+import { readFileSync } from "node:fs";
+import { splitCommand } from "./flux";
+import { socketPathFromUri } from "./flux/uri";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface SidecarConfig {
+  host: string;
+  port: number;
+  /** FLUX_URI; undefined means "search socketCandidates and wait for one". */
+  fluxUri?: string;
+  socketCandidates: string[];
+  requireAuth: boolean;
+  /** The one account (FLUX_USER/FLUX_TOKEN); it is also the superuser allowed to stop the service. */
+  user: string;
+  token?: string;
+  secretKey?: string;
+  accessTokenExpiresMinutes: number;
+  /** FLUX_NUMBER_NODES; undefined means "the broker's size". */
+  numberNodes?: number;
+  hasGpus: boolean;
+  /** Shell options applied to every submit (user option_flags override them). */
+  optionFlags: Record<string, string>;
+  tls?: { cert: Buffer; key: Buffer };
+  /** PATH given to jobs: they never inherit the server's environment. */
+  jobPath: string;
+  maxBodyBytes: number;
+  authMaxFailures: number;
+  authWindowSeconds: number;
+  /** Take the client address for rate limiting from the last X-Forwarded-For hop (behind an ALB). */
+  trustProxy: boolean;
+  logLevel: string;
+}
+
+/** Socket paths a Flux Operator MiniCluster exposes, newest layout first after the seed's. */
+export const MINICLUSTER_SOCKETS = [
+  "/mnt/flux/view/run/flux/local",
+  "/mnt/flux/config/run/flux/local",
+  "/run/flux/local",
+];
+
+export const DEFAULT_JOB_PATH = "/mnt/flux/view/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+type Env = Record<string, string | undefined>;
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off", ""]);
+
+export function parseBool(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const v = value.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  throw new ConfigError(`${name} must be a boolean (true/false, 1/0, yes/no), got "${value}"`);
+}
+
+function parseInteger(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const v = value.trim();
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+/** FLUX_OPTION_FLAGS: shell-split "-okey=value" (or "key=value") items, as the Python server reads them. */
+export function parseOptionFlags(value: string | undefined): Record<string, string> {
+  const flags: Record<string, string> = {};
+  if (!value?.trim()) return flags;
+  let items: string[];
+  try {
+    items = splitCommand(value);
+  } catch (err) {
+    throw new ConfigError(`FLUX_OPTION_FLAGS: ${(err as Error).message}`);
+  }
+  for (const item of items) {
+    const match = /^(?:-o)?([^=]+)=(.*)$/.exec(item);
+    if (!match) throw new ConfigError(`FLUX_OPTION_FLAGS items must look like -okey=value, got "${item}"`);
+    flags[match[1]] = match[2];
+  }
+  return flags;
+}
+
+function readFile(name: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+export function loadConfig(env: Env = process.env): SidecarConfig {
+  const requireAuth = parseBool("FLUX_REQUIRE_AUTH", env.FLUX_REQUIRE_AUTH, false);
+  const token = nonEmpty(env.FLUX_TOKEN);
+  const secretKey = nonEmpty(env.FLUX_SECRET_KEY);
+  if (requireAuth && !token) throw new ConfigError("FLUX_TOKEN must be set when FLUX_REQUIRE_AUTH is true");
+  if (requireAuth && !secretKey) throw new ConfigError("FLUX_SECRET_KEY must be set when FLUX_REQUIRE_AUTH is true");
+
+  const certFile = nonEmpty(env.FLUX_TLS_CERT_FILE);
+  const keyFile = nonEmpty(env.FLUX_TLS_KEY_FILE);
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new ConfigError("FLUX_TLS_CERT_FILE and FLUX_TLS_KEY_FILE must be set together");
+  }
+  const fluxUri = nonEmpty(env.FLUX_URI);
+  if (fluxUri) {
+    try {
+      socketPathFromUri(fluxUri);
+    } catch (err) {
+      throw new ConfigError(`FLUX_URI: ${(err as Error).message}`);
+    }
+  }
+  const logLevel = (env.FLUX_LOG_LEVEL ?? "info").trim();
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    throw new ConfigError(`FLUX_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
+  }
+
+  return {
+    host: nonEmpty(env.HOST) ?? "0.0.0.0",
+    port: parseInteger("PORT", env.PORT, 5000, 0, 65535),
+    fluxUri,
+    socketCandidates: MINICLUSTER_SOCKETS,
+    requireAuth,
+    user: nonEmpty(env.FLUX_USER) ?? "fluxuser",
+    token,
+    secretKey,
+    accessTokenExpiresMinutes: parseInteger("FLUX_ACCESS_TOKEN_EXPIRES_MINUTES", env.FLUX_ACCESS_TOKEN_EXPIRES_MINUTES, 600, 1, 525600),
+    numberNodes: env.FLUX_NUMBER_NODES?.trim()
+      ? parseInteger("FLUX_NUMBER_NODES", env.FLUX_NUMBER_NODES, 1, 1, 1_000_000)
+      : undefined,
+    hasGpus: parseBool("FLUX_HAS_GPUS", env.FLUX_HAS_GPUS, false),
+    optionFlags: parseOptionFlags(env.FLUX_OPTION_FLAGS),
+    tls: certFile && keyFile
+      ? { cert: readFile("FLUX_TLS_CERT_FILE", certFile), key: readFile("FLUX_TLS_KEY_FILE", keyFile) }
+      : undefined,
+    jobPath: nonEmpty(env.FLUX_JOB_PATH) ?? DEFAULT_JOB_PATH,
+    maxBodyBytes: parseInteger("FLUX_MAX_BODY_BYTES", env.FLUX_MAX_BODY_BYTES, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    authMaxFailures: parseInteger("FLUX_AUTH_MAX_FAILURES", env.FLUX_AUTH_MAX_FAILURES, 10, 1, 1_000_000),
+    authWindowSeconds: parseInteger("FLUX_AUTH_WINDOW_SECONDS", env.FLUX_AUTH_WINDOW_SECONDS, 300, 1, 86400),
+    trustProxy: parseBool("FLUX_TRUST_PROXY", env.FLUX_TRUST_PROXY, false),
+    logLevel,
+  };
+}
+
+/** The secrets a config holds: the logger redacts them wherever they appear. */
+export function configSecrets(config: SidecarConfig): string[] {
+  return [config.token, config.secretKey].filter((s): s is string => Boolean(s));
+}

@@ -1,0 +1,65 @@
+/**
+ * Structured logs (pino). Secrets never reach the output: known header/field paths are
+ * redacted, and as a last line of defence every written line is scrubbed of the configured
+ * secret values, Bearer/Basic credentials and anything shaped like a JWT.
+ */
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+const MASK = "[redacted]";
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Builds a function that removes every secret-looking substring from a log line. */
+export function secretScrubber(secrets: string[]): (line: string) => string {
+  // A secret can appear raw or JSON-escaped inside the line.
+  const literals = [...new Set(secrets.flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegExp);
+  const patterns = [
+    /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi,
+    /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g,
+  ];
+  const literal = literals.length ? new RegExp(literals.join("|"), "g") : undefined;
+  return (line) => {
+    let out = line;
+    if (literal) out = out.replace(literal, MASK);
+    for (const pattern of patterns) out = out.replace(pattern, (_m, scheme?: string) => (scheme ? `${scheme} ${MASK}` : MASK));
+    return out;
+  };
+}
+
+export function createLogger(opts: { level: string; secrets: string[]; destination?: NodeJS.WritableStream }): Logger {
+  const scrub = secretScrubber(opts.secrets);
+  return pino(
+    {
+      level: opts.level,
+      base: { service: "flux-restful-sidecar" },
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          "req.headers.cookie",
+          "headers.authorization",
+          "headers.cookie",
+          "*.password",
+          "*.pass",
+          "*.token",
+          "*.secretKey",
+          "*.access_token",
+        ],
+        censor: MASK,
+      },
+      hooks: { streamWrite: scrub },
+    },
+    (opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+/** "********" when set, "(unset)" otherwise: the banner says whether a secret exists, never what it is. */
+export function masked(value: string | undefined): string {
+  return value ? "********" : "(unset)";
+}

@@ -1,0 +1,141 @@
+/**
+ * Starts the sidecar HTTP(S) server in-process. This is the stable entry point other code and
+ * tests use (the client CLI tests, the web UI tests, the stress and fault suites):
+ *
+ *   const sidecar = await startSidecar(loadConfig({ ...env, PORT: "0" }), { flux, logDestination });
+ *   await fetch(`${sidecar.url}/v1/jobs`);
+ *   await sidecar.close();
+ *
+ * - `config.port` 0 picks an ephemeral port; `url` is http(s)://<host>:<port> (0.0.0.0/:: are
+ *   reported as 127.0.0.1 so the URL is usable).
+ * - `opts.flux`: a FluxClient to use (the caller keeps owning it: close() does not close it).
+ *   Without it, one is created for config.fluxUri, or for the first MiniCluster socket path that
+ *   exists, and closed by close().
+ * - `opts.logDestination`: where the JSON log lines go (default stdout).
+ * - `opts.clock`: milliseconds since the epoch for token issue/expiry and rate-limit windows
+ *   (default Date.now; tests move it forward to expire tokens).
+ * - `stopped` resolves once the server has shut down, whether by close() or by
+ *   POST /v1/service/stop (which answers first, then closes).
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { getRequestListener } from "@hono/node-server";
+import { configSecrets, type SidecarConfig } from "./config";
+import { FluxClient } from "./flux";
+import { createLogger, masked, type Logger } from "./log";
+import { buildApi } from "./api";
+import { Auth } from "./api/auth";
+import { errorResponse } from "./api/errors";
+import { Metrics } from "./api/metrics";
+import { FluxApiService } from "./api/service";
+import { findSocket } from "./socket";
+import { webRoutes } from "./web";
+
+export interface SidecarHandle {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  stopped: Promise<void>;
+  log: Logger;
+}
+
+/** How long open connections (streams) get to finish after close() before they are cut. */
+const CLOSE_GRACE_MS = 2000;
+
+export function fluxUriFor(config: SidecarConfig): string {
+  if (config.fluxUri) return config.fluxUri;
+  return `local://${findSocket(config.socketCandidates) ?? config.socketCandidates[0]}`;
+}
+
+function logBanner(log: Logger, config: SidecarConfig, uri: string, url: string): void {
+  log.info(
+    {
+      url,
+      fluxUri: uri,
+      requireAuth: config.requireAuth,
+      user: config.user,
+      token: masked(config.token),
+      secretKey: masked(config.secretKey),
+      accessTokenExpiresMinutes: config.accessTokenExpiresMinutes,
+      numberNodes: config.numberNodes ?? "broker size",
+      hasGpus: config.hasGpus,
+      optionFlags: config.optionFlags,
+      tls: Boolean(config.tls),
+    },
+    `Flux RESTful sidecar listening on ${url} (auth ${config.requireAuth ? "required" : "off"})`,
+  );
+}
+
+export async function startSidecar(
+  config: SidecarConfig,
+  opts: { flux?: FluxClient; logDestination?: NodeJS.WritableStream; clock?: () => number } = {},
+): Promise<SidecarHandle> {
+  const log = createLogger({ level: config.logLevel, secrets: configSecrets(config), destination: opts.logDestination });
+  const ownsFlux = !opts.flux;
+  const flux = opts.flux ?? new FluxClient({ uri: fluxUriFor(config) });
+  const shutdown = new AbortController();
+  let closing: Promise<void> | undefined;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+
+  const app = buildApi({
+    config,
+    service: new FluxApiService(flux, {
+      numberNodes: config.numberNodes,
+      hasGpus: config.hasGpus,
+      optionFlags: config.optionFlags,
+      jobPath: config.jobPath,
+    }),
+    auth: new Auth(config, opts.clock),
+    log,
+    metrics: new Metrics(),
+    shutdownSignal: shutdown.signal,
+    // The answer is flushed before the listener closes: close after the current tick's I/O.
+    requestStop: () => setTimeout(() => void close(), 50),
+  });
+  app.route("/", webRoutes());
+
+  const listener = getRequestListener(app.fetch, {
+    errorHandler: (err) => errorResponse(err, log),
+  }) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener)
+    : createHttpServer(listener);
+  server.keepAliveTimeout = 65_000; // longer than an ALB's idle timeout (60 s)
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `${config.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  logBanner(log, config, flux.uri, url);
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      log.info("shutting down");
+      shutdown.abort();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections become idle as their last response ends (streams end on the
+      // shutdown signal): close them as they do; cut whatever is still open after the grace.
+      const idle = setInterval(() => server.closeIdleConnections(), 25);
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      await done;
+      clearInterval(idle);
+      clearTimeout(cut);
+      if (ownsFlux) await flux.close();
+      log.info("stopped");
+      log.flush();
+      resolveStopped();
+    })();
+    return closing;
+  }
+
+  return { url, port, close, stopped, log };
+}

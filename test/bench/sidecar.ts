@@ -1,0 +1,211 @@
+/**
+ * `npm run bench:sidecar`: the bundled sidecar (dist/sidecar.js, its own process, auth on) under
+ * 8 concurrent keep-alive clients on loopback: req/s and p50/p99 for GET /v1/jobs with 100 and
+ * 1000 jobs, GET /v1/nodes and POST /v1/jobs/submit, then the sidecar's RSS. Against FLUX_URI
+ * when set (a real broker: also times `flux submit --cc` for comparison when `flux` is on PATH),
+ * else an in-process test broker. Each phase lasts BENCH_SECONDS (default 5). The sidecar runs
+ * with the documented deployment memory settings: SIDECAR_NODE_OPTIONS (default
+ * "--max-semi-space-size=1 --max-old-space-size=48", bounding V8's heap) and
+ * SIDECAR_MALLOC_ARENA_MAX (default 1); set them to "" to measure Node's defaults.
+ *
+ *   PATH=/opt/flux-core/bin:$PATH flux start --test-size=4 npm run bench:sidecar
+ */
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import { promisify } from "node:util";
+import { SignJWT } from "jose";
+import { buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
+import { TestBroker } from "../test-broker";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = 8;
+/** The Python server on a real broker, 2 cores, auth on (issue 6). */
+const PYTHON = { jobs100: 76, jobs1000: 10, nodes: 350, submit: 30 };
+const NODE_OPTIONS = process.env.SIDECAR_NODE_OPTIONS ?? "--max-semi-space-size=1 --max-old-space-size=48";
+const MALLOC_ARENA_MAX = process.env.SIDECAR_MALLOC_ARENA_MAX ?? "1";
+
+interface Result { name: string; requests: number; errors: number; rps: number; p50: number; p99: number; rss?: number }
+
+/** Submissions are latency-bound per client, so they are also measured with more clients. */
+const WIDE_CONCURRENCY = 64;
+const agent = new http.Agent({ keepAlive: true, maxSockets: WIDE_CONCURRENCY });
+
+function request(url: URL, method: string, authorization: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: { authorization } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function load(name: string, base: string, path: string, method: string, authorization: string, clients = CONCURRENCY): Promise<Result> {
+  const url = new URL(path, base);
+  const latencies: number[] = [];
+  let errors = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const status = await request(url, method, authorization);
+        latencies.push(performance.now() - t0);
+        if (status !== 200) errors++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  return { name, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99) };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startSidecarProcess(env: Record<string, string>): Promise<{ url: string; pid: number; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [SIDECAR_BUNDLE], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_OPTIONS,
+      ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
+      FLUX_LOG_LEVEL: process.env.FLUX_LOG_LEVEL ?? "info",
+      ...env,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+    },
+    stdio: ["ignore", "ignore", "inherit"], // request logs are produced (as in production) and discarded
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`sidecar exited ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      if (i > 200) throw new Error("sidecar did not start");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { url, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+}
+
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function jobCount(base: string, authorization: string): Promise<number> {
+  const res = await fetch(`${base}/v1/jobs`, { headers: { authorization } });
+  return ((await res.json()) as { jobs: unknown[] }).jobs.length;
+}
+
+async function topUp(base: string, authorization: string, target: number): Promise<number> {
+  let count = await jobCount(base, authorization);
+  const url = new URL("/v1/jobs/submit?command=true", base);
+  while (count < target) {
+    const batch = Math.min(CONCURRENCY * 4, target - count);
+    await Promise.all(Array.from({ length: batch }, () => request(url, "POST", authorization)));
+    count += batch;
+  }
+  return jobCount(base, authorization);
+}
+
+/** Waits (at most 3 minutes) until every job is inactive, so listings are not timed while jobs run. */
+async function settle(base: string, authorization: string): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${base}/v1/jobs`, { headers: { authorization } });
+    const { jobs } = (await res.json()) as { jobs: Array<{ state: number }> };
+    if (jobs.every((job) => job.state === 64)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  console.warn("jobs still active after 3 minutes; timing anyway");
+}
+
+/** jobs/s of `flux submit --cc=1-N true` on the same broker (the issue's reference for submissions). */
+async function fluxSubmitCc(n: number): Promise<number | undefined> {
+  try {
+    const started = performance.now();
+    await promisify(execFile)("flux", ["submit", `--cc=1-${n}`, "--quiet", "true"], { maxBuffer: 1 << 24 });
+    return n / ((performance.now() - started) / 1000);
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(SIDECAR_BUNDLE)) await buildSidecar();
+  const testBroker = process.env.FLUX_URI ? undefined : await TestBroker.start({ size: 4 });
+  const uri = process.env.FLUX_URI ?? testBroker!.uri;
+  const creds = { user: "bench", token: randomBytes(12).toString("hex"), secret: randomBytes(24).toString("hex") };
+  const sidecar = await startSidecarProcess({
+    FLUX_URI: uri,
+    FLUX_REQUIRE_AUTH: "true",
+    FLUX_USER: creds.user,
+    FLUX_TOKEN: creds.token,
+    FLUX_SECRET_KEY: creds.secret,
+  });
+  try {
+    const requestJwt = await new SignJWT({ user: creds.user, pass: creds.token, scope: "token" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(creds.secret));
+    const grant = await fetch(`${sidecar.url}/v1/token`, { method: "POST", headers: { authorization: `Bearer ${requestJwt}` } });
+    const authorization = `Bearer ${((await grant.json()) as { access_token: string }).access_token}`;
+
+    const results: Array<Result & { python: number; jobs?: number }> = [];
+    const phase = async (name: string, path: string, method: string, python: number, jobs?: number, clients?: number) => {
+      const result = await load(name, sidecar.url, path, method, authorization, clients);
+      results.push({ ...result, python, jobs, rss: rssMiB(sidecar.pid) });
+    };
+    const idleRss = rssMiB(sidecar.pid);
+    const jobs100 = await topUp(sidecar.url, authorization, 100);
+    await settle(sidecar.url, authorization);
+    await phase("GET /v1/jobs", "/v1/jobs", "GET", PYTHON.jobs100, jobs100);
+    await phase("GET /v1/nodes", "/v1/nodes", "GET", PYTHON.nodes);
+    await phase("POST /v1/jobs/submit", "/v1/jobs/submit?command=true", "POST", PYTHON.submit);
+    await phase(`POST /v1/jobs/submit (${WIDE_CONCURRENCY} clients)`, "/v1/jobs/submit?command=true", "POST", PYTHON.submit, undefined, WIDE_CONCURRENCY);
+    const jobs1000 = await topUp(sidecar.url, authorization, 1000);
+    await settle(sidecar.url, authorization);
+    await phase("GET /v1/jobs", "/v1/jobs", "GET", PYTHON.jobs1000, jobs1000);
+    const rss = rssMiB(sidecar.pid);
+    const cc = testBroker ? undefined : await fluxSubmitCc(500);
+
+    const loadAverage = os.loadavg()[0].toFixed(1);
+    console.log(`\nsidecar benchmark: ${testBroker ? "test broker" : `broker ${uri}`}, ${CONCURRENCY} clients, ${SECONDS} s per phase, auth on,`);
+    console.log(`NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX}", ${os.cpus().length} CPUs, load average ${loadAverage}\n`);
+    console.log("| endpoint | jobs listed | req/s | p50 ms | p99 ms | errors | Python req/s | ratio | RSS after, MiB |");
+    console.log("|---|---|---|---|---|---|---|---|---|");
+    for (const r of results) {
+      console.log(
+        `| ${r.name} | ${r.jobs ?? ""} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${r.python} | ${(r.rps / r.python).toFixed(1)}x | ${r.rss?.toFixed(1)} |`,
+      );
+    }
+    console.log(`\nsidecar RSS: ${idleRss.toFixed(1)} MiB idle, ${rss.toFixed(1)} MiB after the load (Python server: 70-89 MB)`);
+    if (cc !== undefined) {
+      const [narrow, wide] = results.filter((r) => r.name.startsWith("POST")).map((r) => r.rps);
+      console.log(`flux submit --cc=1-500: ${cc.toFixed(0)} jobs/s; sidecar submissions = ${(narrow / cc).toFixed(2)} of that with ${CONCURRENCY} clients, ${(wide / cc).toFixed(2)} with ${WIDE_CONCURRENCY}`);
+    }
+  } finally {
+    sidecar.stop();
+    agent.destroy();
+    await testBroker?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+/** Environment -> configuration: the Python server's names, real booleans, one clear error per problem. */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError, loadConfig, MINICLUSTER_SOCKETS, parseBool } from "../../sidecar/config";
+import { createLogger } from "../../sidecar/log";
+import { waitForSocket } from "../../sidecar/socket";
+import { lineCollector } from "./support";
+
+describe("sidecar: configuration", () => {
+  it("defaults: 0.0.0.0:5000, auth off, 600-minute tokens, MiniCluster socket search", () => {
+    const c = loadConfig({});
+    assert.equal(c.host, "0.0.0.0");
+    assert.equal(c.port, 5000);
+    assert.equal(c.requireAuth, false);
+    assert.equal(c.user, "fluxuser");
+    assert.equal(c.accessTokenExpiresMinutes, 600);
+    assert.equal(c.fluxUri, undefined);
+    assert.equal(c.numberNodes, undefined);
+    assert.deepEqual(c.socketCandidates, MINICLUSTER_SOCKETS);
+    assert.equal(c.socketCandidates[0], "/mnt/flux/view/run/flux/local");
+  });
+
+  it("booleans: false, 0 and no are false (unlike the Python server's 'set means true')", () => {
+    for (const v of ["false", "0", "no", "off", "", "FALSE"]) assert.equal(parseBool("X", v, true), false, v);
+    for (const v of ["true", "1", "yes", "on", "True"]) assert.equal(parseBool("X", v, false), true, v);
+    const env = { FLUX_TOKEN: "t", FLUX_SECRET_KEY: "s" };
+    assert.equal(loadConfig({ ...env, FLUX_REQUIRE_AUTH: "false" }).requireAuth, false);
+    assert.equal(loadConfig({ ...env, FLUX_REQUIRE_AUTH: "true" }).requireAuth, true);
+    assert.equal(loadConfig({ FLUX_HAS_GPUS: "no" }).hasGpus, false);
+  });
+
+  it("reads every MiniCluster variable", () => {
+    const c = loadConfig({
+      FLUX_USER: "alice",
+      FLUX_TOKEN: "tok",
+      FLUX_SECRET_KEY: "sec",
+      FLUX_REQUIRE_AUTH: "yes",
+      FLUX_NUMBER_NODES: "4",
+      FLUX_HAS_GPUS: "1",
+      FLUX_OPTION_FLAGS: "-ompi=openmpi@5 cpu-affinity=per-task",
+      FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "30",
+      FLUX_URI: "local:///tmp/x/local",
+      HOST: "127.0.0.1",
+      PORT: "8080",
+    });
+    assert.deepEqual(
+      [c.user, c.token, c.secretKey, c.requireAuth, c.numberNodes, c.hasGpus, c.accessTokenExpiresMinutes, c.fluxUri, c.host, c.port],
+      ["alice", "tok", "sec", true, 4, true, 30, "local:///tmp/x/local", "127.0.0.1", 8080],
+    );
+    // as in Python, a leading "-o" is the flag, not part of the key: "-ompi=…" sets "mpi"
+    assert.deepEqual(c.optionFlags, { mpi: "openmpi@5", "cpu-affinity": "per-task" });
+  });
+
+  it("invalid values: one ConfigError naming the variable", () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ FLUX_REQUIRE_AUTH: "maybe" }, /^FLUX_REQUIRE_AUTH must be a boolean/],
+      [{ FLUX_REQUIRE_AUTH: "true", FLUX_SECRET_KEY: "s" }, /^FLUX_TOKEN must be set/],
+      [{ FLUX_REQUIRE_AUTH: "true", FLUX_TOKEN: "t" }, /^FLUX_SECRET_KEY must be set/],
+      [{ PORT: "70000" }, /^PORT must be an integer between 0 and 65535/],
+      [{ PORT: "http" }, /^PORT must be an integer/],
+      [{ FLUX_NUMBER_NODES: "0" }, /^FLUX_NUMBER_NODES must be an integer/],
+      [{ FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "-1" }, /^FLUX_ACCESS_TOKEN_EXPIRES_MINUTES must be an integer/],
+      [{ FLUX_OPTION_FLAGS: "-ompi" }, /^FLUX_OPTION_FLAGS items must look like -okey=value/],
+      [{ FLUX_URI: "ssh://host/path" }, /^FLUX_URI: unsupported FLUX_URI scheme/],
+      [{ FLUX_TLS_CERT_FILE: "/x" }, /^FLUX_TLS_CERT_FILE and FLUX_TLS_KEY_FILE must be set together/],
+      [{ FLUX_TLS_CERT_FILE: "/nonexistent/cert", FLUX_TLS_KEY_FILE: "/nonexistent/key" }, /^FLUX_TLS_CERT_FILE: cannot read \/nonexistent\/cert/],
+      [{ FLUX_LOG_LEVEL: "loud" }, /^FLUX_LOG_LEVEL must be one of/],
+    ];
+    for (const [env, message] of cases) {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env));
+    }
+  });
+
+  it("waits for a socket to appear, logging progress", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sidecar-sock-"));
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", secrets: [], destination: lineCollector(lines) });
+    const wanted = path.join(dir, "local");
+    const server = net.createServer();
+    try {
+      const waiting = waitForSocket([path.join(dir, "absent"), wanted], log, { intervalMs: 20, logEveryMs: 50 });
+      await new Promise((r) => setTimeout(r, 150));
+      await new Promise<void>((resolve) => server.listen(wanted, resolve));
+      assert.equal(await waiting, wanted);
+      assert.ok(lines.some((l) => l.includes("waiting for the Flux broker socket")));
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

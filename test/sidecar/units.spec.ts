@@ -1,0 +1,70 @@
+/** The sidecar's pure pieces: response JSON, request coalescing, line splitting, rate limiting, log scrubbing. */
+import assert from "node:assert/strict";
+import { FailureLimiter } from "../../sidecar/api/auth";
+import { NextFlight } from "../../sidecar/api/coalesce";
+import { toJson } from "../../sidecar/api/json";
+import { LineSplitter } from "../../sidecar/api/service";
+import { secretScrubber } from "../../sidecar/log";
+
+describe("sidecar: units", () => {
+  it("toJson writes Python's bytes: .0 on whole float fields, exact bigints, Map key order, literal UTF-8", () => {
+    const job = new Map<string, unknown>([["id", 2n ** 60n + 1n], ["t_submit", 1795595220], ["duration", 0], ["ntasks", 1], ["name", "ƒ🥞\"q"]]);
+    assert.equal(toJson(job), '{"id":1152921504606846977,"t_submit":1795595220.0,"duration":0.0,"ntasks":1,"name":"ƒ🥞\\"q"}');
+    assert.equal(toJson(new Map([["20", 1], ["10", 2]])), '{"20":1,"10":2}'); // a plain object would reorder these
+    assert.equal(toJson({ runtime: 0.5, x: [undefined, NaN], y: undefined }), '{"runtime":0.5,"x":[null,null]}');
+    assert.equal(toJson("\u2028\ud800"), JSON.stringify("\u2028\ud800"));
+  });
+
+  it("NextFlight shares a call among callers that arrived while it was queued, never one that started before them", async () => {
+    let calls = 0;
+    const releases: Array<() => void> = [];
+    const flight = new NextFlight(() => {
+      const n = ++calls;
+      return new Promise<number>((resolve) => releases.push(() => resolve(n)));
+    });
+    const a = flight.run(); // starts call 1
+    const b = flight.run(); // arrived during call 1: waits for call 2
+    const c = flight.run(); // shares call 2 with b
+    assert.equal(calls, 1);
+    releases[0]();
+    assert.equal(await a, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 2);
+    releases[1]();
+    assert.deepEqual([await b, await c], [2, 2]);
+    const d = flight.run(); // idle again: starts at once
+    assert.equal(calls, 3);
+    releases[2]();
+    assert.equal(await d, 3);
+  });
+
+  it("LineSplitter joins pieces per stream and rank and keeps each line's \\n", () => {
+    const lines = new LineSplitter();
+    lines.push({ stream: "stdout", rank: "0", data: "a\nb" });
+    lines.push({ stream: "stdout", rank: "1", data: "x" });
+    lines.push({ stream: "stdout", rank: "0", data: "c\nd\n" });
+    lines.push({ stream: "stderr", rank: "0", data: "e\n" });
+    assert.deepEqual(lines.finish(), ["a\n", "bc\n", "d\n", "e\n", "x"]);
+  });
+
+  it("FailureLimiter blocks an address after N failures for the rest of the window", () => {
+    let now = 0;
+    const limiter = new FailureLimiter(2, 10_000, () => now);
+    limiter.fail("a");
+    assert.equal(limiter.retryAfter("a"), 0);
+    limiter.fail("a");
+    assert.equal(limiter.retryAfter("a"), 10);
+    assert.equal(limiter.retryAfter("b"), 0);
+    now = 9_500;
+    assert.equal(limiter.retryAfter("a"), 1);
+    now = 10_000;
+    assert.equal(limiter.retryAfter("a"), 0);
+  });
+
+  it("secretScrubber removes configured secrets, credentials and JWTs from a log line", () => {
+    const scrub = secretScrubber(["s3cr\"et"]);
+    const line = JSON.stringify({ a: 's3cr"et', h: "Bearer abc.def", b: "basic dXNlcjpwdw==", t: "eyJhbGciOi.eyJzdWIi.sig" });
+    const out = scrub(line);
+    for (const leak of ['s3cr\\"et', "abc.def", "dXNlcjpwdw==", "eyJhbGciOi"]) assert.ok(!out.includes(leak), `${leak} in ${out}`);
+  });
+});
