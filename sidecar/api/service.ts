@@ -242,6 +242,7 @@ export class FluxApiService {
         exclusive: req.exclusive || undefined,
         duration: req.runtime ?? 0,
         cwd: req.workdir,
+        name: req.name,
         environment: this.jobEnvironment(req.envars),
         shellOptions: { ...this.opts.optionFlags, ...req.option_flags },
         attributes: user ? { "system.user": user } : undefined,

@@ -16,6 +16,8 @@ export interface SubmitRequest {
   exclusive?: boolean;
   option_flags?: Record<string, string>;
   workdir?: string;
+  /** job name (beyond the Python API; the CLI and the web UI send it) */
+  name?: string;
   runtime?: number;
   is_launcher?: boolean;
   envars?: Record<string, string>;
@@ -29,7 +31,7 @@ type Detail = { loc: [Where, string]; msg: string; type: string };
 
 const INT_FIELDS = ["num_tasks", "cores_per_task", "gpus_per_task", "num_nodes", "runtime"] as const;
 const BOOL_FIELDS = ["exclusive", "is_launcher"] as const;
-const STR_FIELDS = ["workdir", "user"] as const;
+const STR_FIELDS = ["workdir", "name", "user"] as const;
 /** Larger counts cannot be meant; the bound also keeps them exact in JS numbers. */
 const MAX_INT = 2 ** 31 - 1;
 

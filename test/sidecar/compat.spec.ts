@@ -68,6 +68,13 @@ describe("sidecar: flux-restful-api v1 compatibility (auth off)", function () {
     await api(`/v1/jobs/${id}/cancel`, { method: "POST" });
   });
 
+  it("submit takes a job name (beyond the Python API), kept as text", async () => {
+    const name = "<b>nightly</b> run";
+    const id = await submit(api, q({ command: "true", name }));
+    const body = (await (await api(`/v1/jobs/${id}`)).json()) as Record<string, unknown>;
+    assert.equal(body.name, name);
+  });
+
   it("ids are accepted as f58 in paths", async () => {
     const id = await submit(api, q({ command: "true" }));
     const f58 = formatJobId(BigInt(id), "f58");

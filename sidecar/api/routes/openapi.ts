@@ -33,6 +33,7 @@ const submitParams: Param[] = [
   ["exclusive", "query", "boolean", "Exclusive node allocation (needs num_nodes)"],
   ["option_flags", "query", "string", "Shell options as k=v,k2=v2 (keys without -o)"],
   ["workdir", "query", "string", "Working directory"],
+  ["name", "query", "string", "Job name (default: the command's basename)"],
   ["runtime", "query", "integer", "Time limit in seconds (0 = unlimited)"],
 ];
 
