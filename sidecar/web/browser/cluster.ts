@@ -1,0 +1,60 @@
+// The cluster summary on the jobs page: nodes up/down/allocated, cores and GPUs.
+import { getJson } from "./api";
+import { h, replaceChildren } from "./dom";
+
+interface Counts { total: number; up: number; allocated: number }
+
+export interface ClusterSummary {
+  up: string[];
+  /** Undefined when the server only lists the up nodes (flux-restful-api's /v1/nodes). */
+  down?: string[];
+  allocated?: string[];
+  cores?: Counts;
+  gpus?: Counts;
+}
+
+function names(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+function counts(value: unknown): Counts | undefined {
+  if (!value || typeof value !== "object") return undefined;
+  const v = value as Record<string, unknown>;
+  const n = (x: unknown) => (typeof x === "number" ? x : Number(x) || 0);
+  return { total: n(v.total), up: n(v.up), allocated: n(v.allocated) };
+}
+
+/** The resource summary; older servers only list the up nodes, so that is the fallback. */
+export async function loadCluster(signal: AbortSignal): Promise<ClusterSummary> {
+  const answer = await getJson<Record<string, unknown>>("v1/nodes", { signal });
+  if (answer && typeof answer === "object" && "up" in answer) {
+    return { up: names(answer.up), down: names(answer.down), allocated: names(answer.allocated), cores: counts(answer.cores), gpus: counts(answer.gpus) };
+  }
+  return { up: names(answer?.nodes) };
+}
+
+function stat(label: string, value: string, detail?: string, tone?: string): HTMLElement {
+  return h(
+    "div",
+    { class: `stat${tone ? ` stat-${tone}` : ""}` },
+    h("dt", null, label),
+    h("dd", null, h("span", { class: "stat-value" }, value), detail ? h("span", { class: "stat-detail", title: detail }, detail) : null),
+  );
+}
+
+export function renderCluster(box: HTMLElement, summary: ClusterSummary): void {
+  const { up, down, allocated, cores, gpus } = summary;
+  replaceChildren(
+    box,
+    h("h2", { id: "cluster-title", class: "visually-hidden" }, "Cluster"),
+    h(
+      "dl",
+      { class: "stats" },
+      stat("Nodes up", String(up.length), up.length ? up.join(", ") : "none", up.length ? "ok" : "bad"),
+      down ? stat("Nodes down", String(down.length), down.length ? down.join(", ") : undefined, down.length ? "bad" : undefined) : null,
+      allocated ? stat("Nodes allocated", String(allocated.length), allocated.length ? allocated.join(", ") : undefined) : null,
+      cores ? stat("Cores in use", `${cores.allocated} / ${cores.up}`, `${cores.total} total`) : null,
+      gpus ? stat("GPUs in use", `${gpus.allocated} / ${gpus.up}`, `${gpus.total} total`) : null,
+    ),
+  );
+}
