@@ -1,0 +1,18 @@
+/**
+ * The load run in its short form (8 clients, 5 s, RSS sampled after 300 and 3000 requests), so
+ * CI exercises the same checks as `npm run test:stress`: zero errors, zero lost submissions,
+ * RSS stable within 10%, no secret in the logs. Figures are printed, never asserted on timing.
+ */
+import assert from "node:assert/strict";
+import { runStress, SHORT_PROFILE } from "../stress/stress";
+
+describe("reliability: load (short form of npm run test:stress)", function () {
+  this.timeout(90_000);
+
+  it("mixes list, info, submit, output, stream and cancel with auth on: no errors, nothing lost, memory stable", async () => {
+    const { report, violations, summary } = await runStress(SHORT_PROFILE);
+    console.log(summary.replace(/^/gm, "      "));
+    assert.deepEqual(violations, []);
+    for (const [op, stats] of Object.entries(report.byOperation)) assert.ok(stats.count > 0, `no ${op} request was made`);
+  });
+});
