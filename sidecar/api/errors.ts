@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { FluxTimeoutError, FluxUnavailableError } from "../flux";
+import { FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "../flux";
 import { jsonResponse } from "./json";
 import type { Logger } from "../log";
 
@@ -31,7 +31,9 @@ export function brokerUnavailable(err: Error): ApiError {
 /** Maps any thrown value to a Response; unexpected errors are logged and answered with a bare 500. */
 export function errorResponse(err: unknown, log: Logger, c?: Context): Response {
   if (err instanceof ApiError) return jsonResponse(err.body, err.status, err.headers);
-  if (err instanceof FluxUnavailableError) {
+  // A broker that sent bytes that are not Flux messages is as unusable as one that is gone:
+  // the connection was closed and the next call opens a new one.
+  if (err instanceof FluxUnavailableError || err instanceof FluxProtocolError) {
     const e = brokerUnavailable(err);
     return jsonResponse(e.body, e.status, e.headers);
   }
@@ -40,6 +42,11 @@ export function errorResponse(err: unknown, log: Logger, c?: Context): Response 
   }
   if (err instanceof HTTPException) {
     return jsonResponse({ detail: err.message || "Bad Request" }, err.status);
+  }
+  if ((err as NodeJS.ErrnoException)?.code === "ECONNRESET") {
+    // The client went away while its request was being read: nobody is left to answer.
+    log.debug({ path: c?.req.path, method: c?.req.method }, "client closed the connection");
+    return jsonResponse({ detail: "Client closed the connection" }, 400);
   }
   log.error({ err, path: c?.req.path, method: c?.req.method }, "unhandled error");
   return jsonResponse({ detail: "Internal Server Error" }, 500);

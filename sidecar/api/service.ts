@@ -49,12 +49,16 @@ export class FluxApiService {
 
   /** A path id (decimal, f58, hex, ...) or a 400 naming the problem. */
   parseId(text: string): bigint {
+    let id: bigint;
     try {
-      return parseJobId(text);
+      id = parseJobId(text);
     } catch (err) {
       if (err instanceof JobIdError) throw new ApiError(400, { Message: `Invalid job id: ${err.message}`, id: text });
       throw err;
     }
+    // The broker's JSON stops at 2^63-1 (it answers EPROTO "too big integer"), so no such job exists.
+    if (id > MAX_BROKER_ID) throw this.notFound(text);
+    return id;
   }
 
   private notFound(idText: string): ApiError {
@@ -106,18 +110,17 @@ export class FluxApiService {
     });
   }
 
-  /** /v1/jobs/search: DataTables-style paging over the detailed listing, regex over each job's values. */
+  /**
+   * /v1/jobs/search: DataTables-style paging over the detailed listing. The Python server treats
+   * the search text as a regex, which lets one request block the server (catastrophic
+   * backtracking); here it is a case-insensitive substring of the job's values.
+   */
   async search(params: { query?: string; start?: number; length?: number; draw: number }) {
     let jobs = await this.listJobsDetailed();
     const total = jobs.length;
     if (params.query) {
-      let pattern: RegExp;
-      try {
-        pattern = new RegExp(params.query);
-      } catch (err) {
-        throw new ApiError(400, { Message: `Invalid search pattern: ${(err as Error).message}` });
-      }
-      jobs = jobs.filter((job) => pattern.test([...job.values()].map(pythonStr).join("")));
+      const needle = params.query.toLowerCase();
+      jobs = jobs.filter((job) => [...job.values()].map(pythonStr).join("").toLowerCase().includes(needle));
     }
     if (params.start) jobs = jobs.slice(params.start);
     if (params.length !== undefined && params.length >= 0) jobs = jobs.slice(0, params.length);
@@ -176,6 +179,7 @@ export class FluxApiService {
     } catch (err) {
       return { status: 400, body: { Message: `Job cannot be cancelled: ${(err as Error).message}.`, id: idText } };
     }
+    if (id > MAX_BROKER_ID) return { status: 404, body: { Message: "Job cannot be cancelled: [Errno 2] unknown job id.", id: idText } };
     try {
       await this.flux.cancel(id);
     } catch (err) {
@@ -191,6 +195,12 @@ export class FluxApiService {
   async nodes(): Promise<{ nodes: string[] }> {
     const summary = await this.resources.run();
     return { nodes: [...new Set(summary.up)] };
+  }
+
+  /** Nodes up/down/allocated/free, core and GPU counts, and the limits submit enforces. */
+  async cluster() {
+    const { up, down, allocated, free, cores, gpus } = await this.resources.run();
+    return { up, down, allocated, free, cores, gpus, limits: { maxNodes: await this.numberNodes(), gpus: this.opts.hasGpus } };
   }
 
   async numberNodes(): Promise<number> {
@@ -298,7 +308,10 @@ export class LineSplitter {
   }
 }
 
-/** Python's str() of a job value, for the search regex (True/False, 0.0, "" for ""). */
+/** The largest id a broker can hold: its JSON integers are signed 64-bit. */
+const MAX_BROKER_ID = (1n << 63n) - 1n;
+
+/** Python's str() of a job value, for the search text (True/False, 0.0, "" for ""). */
 function pythonStr(value: unknown): string {
   if (typeof value === "boolean") return value ? "True" : "False";
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "string") return String(value);

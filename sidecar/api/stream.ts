@@ -15,8 +15,11 @@ export interface StreamOptions {
   headers: Record<string, string>;
   /** Text between chunks while idle (SSE comment), keeps proxies from closing the connection. */
   heartbeat?: string;
-  /** Written when the source fails after the response started. */
-  onError?: (err: unknown) => string | undefined;
+  /**
+   * Written when the source fails after the response started (SSE: an error event). Without it
+   * the body is aborted, so a client of a plain chunked stream sees that it was cut short.
+   */
+  onError?: (err: unknown) => string;
 }
 
 export function streamResponse(produce: (signal: AbortSignal) => AsyncIterable<string>, opts: StreamOptions): Response {
@@ -41,6 +44,7 @@ export function streamResponse(produce: (signal: AbortSignal) => AsyncIterable<s
       if (opts.heartbeat) timer = setInterval(() => write(opts.heartbeat!), HEARTBEAT_MS);
       const aborted = new Promise<"aborted">((resolve) => abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
       void (async () => {
+        let failure: unknown;
         const iterator = produce(abort.signal)[Symbol.asyncIterator]();
         try {
           for (;;) {
@@ -52,8 +56,8 @@ export function streamResponse(produce: (signal: AbortSignal) => AsyncIterable<s
         } catch (err) {
           if (!abort.signal.aborted) {
             deps.log.warn({ err: (err as Error).message }, "stream ended by an error");
-            const tail = opts.onError?.(err);
-            if (tail) write(tail);
+            if (opts.onError) write(opts.onError(err));
+            else failure = err;
           }
         } finally {
           open = false;
@@ -61,7 +65,8 @@ export function streamResponse(produce: (signal: AbortSignal) => AsyncIterable<s
           deps.metrics.openStreams.dec();
           void iterator.return?.().catch(() => undefined);
           try {
-            controller.close();
+            if (failure) controller.error(failure);
+            else controller.close();
           } catch {
             // already cancelled by the client
           }

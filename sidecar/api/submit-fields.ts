@@ -73,14 +73,53 @@ function toOptionFlags(value: unknown): Record<string, string> | undefined {
 
 const ENV_NAME = /^[^=\0]+$/;
 
+/**
+ * A flat Python dict literal of scalars, e.g. "{'GREETING': 'hello', 'N': 3}": what the Python
+ * client puts in the query string when it sends envars as a query parameter (httpx writes str(dict)).
+ * Undefined for anything else.
+ */
+export function parsePythonDict(text: string): Record<string, unknown> | undefined {
+  const token = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(-?\d+(?:\.\d+)?)|(True|False|None))\s*/y;
+  const unescape = (s: string) => s.replace(/\\(.)/g, "$1");
+  const scalar = (): unknown => {
+    const m = token.exec(text);
+    if (!m) return undefined;
+    if (m[1] !== undefined) return unescape(m[1]);
+    if (m[2] !== undefined) return unescape(m[2]);
+    if (m[3] !== undefined) return m[3];
+    return m[4] === "None" ? undefined : m[4] === "True" ? "True" : "False";
+  };
+  const expect = (char: string) => {
+    const at = /\s*/y;
+    at.lastIndex = token.lastIndex;
+    at.exec(text);
+    if (text[at.lastIndex] !== char) return false;
+    token.lastIndex = at.lastIndex + 1;
+    return true;
+  };
+  token.lastIndex = 0;
+  const dict: Record<string, unknown> = {};
+  if (!expect("{")) return undefined;
+  if (expect("}")) return token.lastIndex === text.trimEnd().length ? dict : undefined;
+  for (;;) {
+    const key = scalar();
+    if (typeof key !== "string" || !expect(":")) return undefined;
+    const value = scalar();
+    if (value === undefined) return undefined;
+    Object.defineProperty(dict, key, { value, enumerable: true, writable: true, configurable: true });
+    if (expect("}")) return token.lastIndex === text.trimEnd().length ? dict : undefined;
+    if (!expect(",")) return undefined;
+  }
+}
+
 /** A flat mapping of names to scalars (stringified), or undefined when it is anything else. */
 export function toEnvars(value: unknown): Record<string, string> | undefined {
   let v = value;
-  if (typeof v === "string") {
+  if (typeof value === "string") {
     try {
-      v = JSON.parse(v);
+      v = JSON.parse(value);
     } catch {
-      return undefined;
+      v = parsePythonDict(value);
     }
   }
   if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;

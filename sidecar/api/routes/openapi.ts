@@ -88,6 +88,9 @@ export const openApiDocument = {
     },
     "/v1/jobs/{id}/cancel": { post: op("Cancel a job", [jobId], json('{"Message":"Job is requested to cancel.","id":"<id>"}')) },
     "/v1/nodes": { get: op("Up nodes", [], json('{"nodes":[hostnames]}')) },
+    "/v1/cluster": {
+      get: op("Cluster summary: nodes up/down/allocated/free, cores and GPUs, and the submit limits", [], json("{up, down, allocated, free, cores:{total,up,allocated}, gpus:{total,up,allocated}, limits:{maxNodes, gpus}}")),
+    },
     "/v1/token": {
       post: op("Exchange an HS256 JWT {user, pass, scope:'token'} signed with FLUX_SECRET_KEY (as Bearer) for an access token", [], json('{"access_token","token_type":"Bearer"}'), { security: [] }),
     },

@@ -9,7 +9,11 @@ import type { Context } from "hono";
 async function readBody(c: Context): Promise<SubmitBody> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   if (/^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type)) {
-    return { kind: "form", value: await c.req.parseBody() };
+    try {
+      return { kind: "form", value: await c.req.parseBody() };
+    } catch (err) {
+      throw new ApiError(400, { detail: `malformed form body: ${(err as Error).message}` });
+    }
   }
   const text = await c.req.text();
   if (!text.trim()) return { kind: "none" };

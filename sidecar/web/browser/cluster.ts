@@ -11,6 +11,8 @@ export interface ClusterSummary {
   allocated?: string[];
   cores?: Counts;
   gpus?: Counts;
+  /** What submit enforces (FLUX_NUMBER_NODES, FLUX_HAS_GPUS); only from /v1/cluster. */
+  limits?: { maxNodes: number; gpus: boolean };
 }
 
 function names(value: unknown): string[] {
@@ -24,13 +26,25 @@ function counts(value: unknown): Counts | undefined {
   return { total: n(v.total), up: n(v.up), allocated: n(v.allocated) };
 }
 
-/** The resource summary; older servers only list the up nodes, so that is the fallback. */
+/** The resource summary (/v1/cluster); servers without it only list the up nodes (/v1/nodes). */
 export async function loadCluster(signal: AbortSignal): Promise<ClusterSummary> {
-  const answer = await getJson<Record<string, unknown>>("v1/nodes", { signal });
+  const answer = await getJson<Record<string, unknown>>("v1/cluster", { signal }).catch((err: unknown) => {
+    if ((err as { status?: number }).status === 404) return undefined;
+    throw err;
+  });
   if (answer && typeof answer === "object" && "up" in answer) {
-    return { up: names(answer.up), down: names(answer.down), allocated: names(answer.allocated), cores: counts(answer.cores), gpus: counts(answer.gpus) };
+    const limits = answer.limits as { maxNodes?: unknown; gpus?: unknown } | undefined;
+    return {
+      up: names(answer.up),
+      down: names(answer.down),
+      allocated: names(answer.allocated),
+      cores: counts(answer.cores),
+      gpus: counts(answer.gpus),
+      limits: typeof limits?.maxNodes === "number" ? { maxNodes: limits.maxNodes, gpus: limits.gpus === true } : undefined,
+    };
   }
-  return { up: names(answer?.nodes) };
+  const nodes = await getJson<Record<string, unknown>>("v1/nodes", { signal });
+  return { up: names(nodes?.nodes) };
 }
 
 function stat(label: string, value: string, detail?: string, tone?: string): HTMLElement {

@@ -23,17 +23,11 @@ const fieldSpecs: FieldSpec[] = [
   { name: "envars", label: "Environment", kind: "textarea", hint: "One NAME=value per line. Jobs do not inherit the server's environment." },
 ];
 
-/**
- * What the page knows of the server's limits: the cluster's nodes (all of them, so only when the
- * summary also names the down ones) and GPUs. Unknown limits are left to the server.
- */
+/** The limits the server enforces, when it publishes them (/v1/cluster); otherwise the server checks. */
 async function limitsFromCluster(signal: AbortSignal): Promise<ServerLimits> {
   try {
     const cluster = await loadCluster(signal);
-    return {
-      numberNodes: cluster.down ? cluster.up.length + cluster.down.length : undefined,
-      hasGpus: cluster.gpus ? cluster.gpus.total > 0 : undefined,
-    };
+    return { numberNodes: cluster.limits?.maxNodes, hasGpus: cluster.limits?.gpus };
   } catch (err) {
     if (isAbort(err) || err instanceof NotAuthenticatedError) throw err;
     return {}; // the server checks again; a summary failure must not block submitting
