@@ -85,3 +85,14 @@ export function sseEvent(event: string, data: unknown): string {
 }
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" };
+
+/** A Server-Sent Events response: keep-alive comments while idle, `event: error` if the source fails. */
+export function sseResponse(produce: (signal: AbortSignal) => AsyncIterable<string>, deps: ApiDeps, request: Request): Response {
+  return streamResponse(produce, {
+    deps,
+    request,
+    headers: SSE_HEADERS,
+    heartbeat: ": keep-alive\n\n",
+    onError: (err) => sseEvent("error", { detail: (err as Error).message }),
+  });
+}

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { FRAME_HEADER_SIZE, decodeMessage, decodeStringPayload } from "../../sidecar/flux/codec";
+import { FRAME_HEADER_SIZE, type FluxMessage, decodeMessage, decodeStringPayload } from "../../sidecar/flux/codec";
 import type { RawCaptureRecord } from "./flux-record-proxy";
 
 export interface CapturedMessage {
@@ -17,20 +17,8 @@ export interface CapturedMessage {
   t: number;
   kind: "handshake" | "message";
   hex: string;
-  decoded?: {
-    type: number;
-    flags: number;
-    userid: number;
-    rolemask: number;
-    /** request: nodeid; response: errnum */
-    aux1: number;
-    /** matchtag */
-    aux2: number;
-    routes?: string[];
-    topic?: string;
-    /** payload text without its trailing NUL (JSON, or an error string) */
-    payload?: string;
-  };
+  /** the codec's fields, with the payload as text (without its trailing NUL: JSON, or an error string) */
+  decoded?: Omit<FluxMessage, "payload"> & { payload?: string };
 }
 
 export interface CaptureFixture {

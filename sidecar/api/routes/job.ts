@@ -1,7 +1,7 @@
 /** GET /v1/jobs/{id} and its eventlog as Server-Sent Events (GET /v1/jobs/{id}/events). */
 import type { ApiApp, ApiDeps } from "../deps";
 import { jsonResponse } from "../json";
-import { SSE_HEADERS, sseEvent, streamResponse } from "../stream";
+import { sseEvent, sseResponse } from "../stream";
 
 export function registerJob(app: ApiApp, deps: ApiDeps): void {
   const { service } = deps;
@@ -9,20 +9,11 @@ export function registerJob(app: ApiApp, deps: ApiDeps): void {
 
   app.get("/v1/jobs/:id/events", async (c) => {
     const id = await service.assertJobExists(c.req.param("id"));
-    return streamResponse(
-      async function* (signal) {
-        for await (const entry of service.flux.eventlog(id, { follow: true, signal })) {
-          yield sseEvent("eventlog", { name: entry.name, timestamp: entry.timestamp, context: entry.context ?? {} });
-        }
-        yield sseEvent("end", {});
-      },
-      {
-        deps,
-        request: c.req.raw,
-        headers: SSE_HEADERS,
-        heartbeat: ": keep-alive\n\n",
-        onError: (err) => sseEvent("error", { detail: (err as Error).message }),
-      },
-    );
+    return sseResponse(async function* (signal) {
+      for await (const entry of service.flux.eventlog(id, { follow: true, signal })) {
+        yield sseEvent("eventlog", { name: entry.name, timestamp: entry.timestamp, context: entry.context ?? {} });
+      }
+      yield sseEvent("end", {});
+    }, deps, c.req.raw);
   });
 }

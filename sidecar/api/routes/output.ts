@@ -4,7 +4,7 @@
  */
 import type { ApiApp, ApiDeps } from "../deps";
 import { jsonResponse } from "../json";
-import { SSE_HEADERS, sseEvent, streamResponse } from "../stream";
+import { sseEvent, sseResponse, streamResponse } from "../stream";
 
 export function registerOutput(app: ApiApp, deps: ApiDeps): void {
   const { service } = deps;
@@ -22,18 +22,9 @@ export function registerOutput(app: ApiApp, deps: ApiDeps): void {
 
   app.get("/v1/jobs/:id/output/events", async (c) => {
     const id = await service.assertJobExists(c.req.param("id"));
-    return streamResponse(
-      async function* (signal) {
-        for await (const chunk of service.outputChunks(id, true, signal)) yield sseEvent("output", chunk);
-        yield sseEvent("end", {});
-      },
-      {
-        deps,
-        request: c.req.raw,
-        headers: SSE_HEADERS,
-        heartbeat: ": keep-alive\n\n",
-        onError: (err) => sseEvent("error", { detail: (err as Error).message }),
-      },
-    );
+    return sseResponse(async function* (signal) {
+      for await (const chunk of service.outputChunks(id, true, signal)) yield sseEvent("output", chunk);
+      yield sseEvent("end", {});
+    }, deps, c.req.raw);
   });
 }
