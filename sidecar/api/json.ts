@@ -74,6 +74,7 @@ export function jsonResponse(value: unknown, status = 200, headers?: Record<stri
   return jsonTextResponse(toJson(value), status, headers);
 }
 
-export function jsonTextResponse(text: string, status = 200, headers?: Record<string, string>): Response {
-  return new Response(text, { status, headers: { "content-type": "application/json", ...headers } });
+/** A Response of JSON already written, as text or UTF-8 bytes. */
+export function jsonTextResponse(json: string | Uint8Array<ArrayBuffer>, status = 200, headers?: Record<string, string>): Response {
+  return new Response(json, { status, headers: { "content-type": "application/json", ...headers } });
 }

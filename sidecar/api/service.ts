@@ -9,6 +9,7 @@ import {
   type FluxClient,
   JobIdError,
   type JobRecord,
+  JobState,
   JobspecError,
   jobInfo,
   parseJobId,
@@ -39,7 +40,8 @@ export class FluxApiService {
   private brokerSize?: number;
   /** One job-list RPC (and one serialisation) shared by concurrent listings. */
   private readonly listing = new NextFlight(() => this.flux.listJobs({ limit: LISTING_MAX }));
-  private readonly listingJson = new WeakMap<JobRecord[], string>();
+  private readonly listingJson = new WeakMap<JobRecord[], Buffer<ArrayBuffer>>();
+  private readonly recordJson = new RecordJsonCache();
   private readonly resources = new NextFlight(() => this.flux.resources());
 
   constructor(
@@ -65,15 +67,15 @@ export class FluxApiService {
     return new ApiError(404, { Message: `There is no job with id ${idText}.`, id: idText });
   }
 
-  /** The plain listing as JSON text: {"jobs":[raw job-list records]}. */
-  async listJobsJson(): Promise<string> {
+  /** The plain listing as UTF-8 JSON: {"jobs":[raw job-list records]}. */
+  async listJobsJson(): Promise<Buffer<ArrayBuffer>> {
     const records = await this.listing.run();
-    let text = this.listingJson.get(records);
-    if (text === undefined) {
-      text = toJson({ jobs: records });
-      this.listingJson.set(records, text);
+    let json = this.listingJson.get(records);
+    if (json === undefined) {
+      json = this.recordJson.listing(records);
+      this.listingJson.set(records, json);
     }
-    return text;
+    return json;
   }
 
   /** The Python get_job shape: job-list keys in broker order, state as a name, JobInfo fields added. */
@@ -280,6 +282,41 @@ export class FluxApiService {
 
   async ready(): Promise<void> {
     await this.flux.ping();
+  }
+}
+
+const LISTING_OPEN = Buffer.from('{"jobs":[');
+const LISTING_COMMA = Buffer.from(",");
+const LISTING_CLOSE = Buffer.from("]}");
+
+/**
+ * Writes listings, reusing each inactive job's JSON from the previous listing: an inactive job
+ * never changes, and at 1000 jobs writing every record again was most of a listing's own cost.
+ * Holds only the jobs of the last listing, so it is bounded by the listing's size.
+ */
+export class RecordJsonCache {
+  private inactive = new Map<bigint, { t_submit: number; json: Buffer }>();
+
+  /** {"jobs":[...]} as UTF-8, the same bytes as toJson({ jobs: records }). */
+  listing(records: JobRecord[]): Buffer<ArrayBuffer> {
+    const next = new Map<bigint, { t_submit: number; json: Buffer }>();
+    const parts: Buffer[] = [LISTING_OPEN];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      if (i) parts.push(LISTING_COMMA);
+      if (record.state !== JobState.INACTIVE) {
+        parts.push(Buffer.from(toJson(record)));
+        continue;
+      }
+      let entry = this.inactive.get(record.id);
+      // ids are unique within one instance only: a restarted broker may reuse one for another job
+      if (entry?.t_submit !== record.t_submit) entry = { t_submit: record.t_submit, json: Buffer.from(toJson(record)) };
+      next.set(record.id, entry);
+      parts.push(entry.json);
+    }
+    parts.push(LISTING_CLOSE);
+    this.inactive = next;
+    return Buffer.concat(parts);
   }
 }
 

@@ -6,7 +6,9 @@
  * else an in-process test broker. Each phase lasts BENCH_SECONDS (default 5). The sidecar runs
  * with the documented deployment memory settings: SIDECAR_NODE_OPTIONS (default
  * "--max-semi-space-size=1 --max-old-space-size=48", bounding V8's heap) and
- * SIDECAR_MALLOC_ARENA_MAX (default 1); set them to "" to measure Node's defaults.
+ * SIDECAR_MALLOC_ARENA_MAX (default 1); set them to "" to measure Node's defaults. The bundle is
+ * rebuilt from the working tree first (never a stale dist/sidecar.js), unless BENCH_SIDECAR_BUNDLE
+ * names another bundle to measure (say, a build of the previous commit, for a before/after).
  *
  *   PATH=/opt/flux-core/bin:$PATH flux start --test-size=4 npm run bench:sidecar
  */
@@ -27,6 +29,7 @@ const CONCURRENCY = 8;
 const PYTHON = { jobs100: 76, jobs1000: 10, nodes: 350, submit: 30 };
 const NODE_OPTIONS = process.env.SIDECAR_NODE_OPTIONS ?? "--max-semi-space-size=1 --max-old-space-size=48";
 const MALLOC_ARENA_MAX = process.env.SIDECAR_MALLOC_ARENA_MAX ?? "1";
+const OTHER_BUNDLE = process.env.BENCH_SIDECAR_BUNDLE;
 
 interface Result { name: string; requests: number; errors: number; rps: number; p50: number; p99: number; rss?: number }
 
@@ -75,9 +78,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startSidecarProcess(env: Record<string, string>): Promise<{ url: string; pid: number; stop(): void }> {
+async function startSidecarProcess(bundle: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): void }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [SIDECAR_BUNDLE], {
+  const child = spawn(process.execPath, [bundle], {
     env: {
       PATH: process.env.PATH ?? "",
       NODE_OPTIONS,
@@ -147,11 +150,12 @@ async function fluxSubmitCc(n: number): Promise<number | undefined> {
 }
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(SIDECAR_BUNDLE)) await buildSidecar();
+  if (!OTHER_BUNDLE) await buildSidecar();
+  const bundle = OTHER_BUNDLE ?? SIDECAR_BUNDLE;
   const testBroker = process.env.FLUX_URI ? undefined : await TestBroker.start({ size: 4 });
   const uri = process.env.FLUX_URI ?? testBroker!.uri;
   const creds = { user: "bench", token: randomBytes(12).toString("hex"), secret: randomBytes(24).toString("hex") };
-  const sidecar = await startSidecarProcess({
+  const sidecar = await startSidecarProcess(bundle, {
     FLUX_URI: uri,
     FLUX_REQUIRE_AUTH: "true",
     FLUX_USER: creds.user,
@@ -185,7 +189,7 @@ async function main(): Promise<void> {
 
     const loadAverage = os.loadavg()[0].toFixed(1);
     console.log(`\nsidecar benchmark: ${testBroker ? "test broker" : `broker ${uri}`}, ${CONCURRENCY} clients, ${SECONDS} s per phase, auth on,`);
-    console.log(`NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX}", ${os.cpus().length} CPUs, load average ${loadAverage}\n`);
+    console.log(`NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX}", ${os.cpus().length} CPUs, load average ${loadAverage}, ${bundle}\n`);
     console.log("| endpoint | jobs listed | req/s | p50 ms | p99 ms | errors | Python req/s | ratio | RSS after, MiB |");
     console.log("|---|---|---|---|---|---|---|---|---|");
     for (const r of results) {

@@ -4,9 +4,11 @@ import type { JobRecord } from "../jobinfo";
 import { withJobErrors } from "./errors";
 import { isObject, type Rpc } from "./rpc";
 
+/** The parsed entry itself, id made a bigint: a fresh object from the reply, so no copy is needed. */
 function toRecord(value: unknown, topic: string): JobRecord {
   if (!isObject(value)) throw new TypeError(`${topic}: job entry is not an object`);
-  return { ...value, id: jobIdFromJson(value.id) } as JobRecord;
+  value.id = jobIdFromJson(value.id);
+  return value as JobRecord;
 }
 
 /**
