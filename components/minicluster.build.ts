@@ -39,7 +39,8 @@ export interface Credentials<T> {
 export const SIDECAR_COMMAND = [
   `if [ "$JOB_COMPLETION_INDEX" = "0" ]; then`,
   `  unset LD_LIBRARY_PATH PYTHONPATH`,
-  `  exec node ${SIDECAR_MOUNT_PATH}/${SIDECAR_FILE}`,
+  // A small young generation keeps RSS near the working set; the old-space cap is far above it.
+  `  exec node --max-semi-space-size=1 --max-old-space-size=128 ${SIDECAR_MOUNT_PATH}/${SIDECAR_FILE}`,
   `else`,
   `  exec sleep infinity`,
   `fi`,
@@ -154,6 +155,8 @@ function sidecarContainer(input: MiniClusterInput): MiniClusterContainer {
     FLUX_URI: input.operator.brokerUri,
     HOST: "0.0.0.0",
     PORT: String(SIDECAR_PORT),
+    // One malloc arena: the sidecar is single-threaded, extra arenas only hold freed memory.
+    MALLOC_ARENA_MAX: "1",
   };
   // The operator names the pod volume after configMapName but mounts the map key: they must match.
   const volumes: Record<string, ContainerVolume> = {
