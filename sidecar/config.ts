@@ -4,7 +4,7 @@
  * Every problem is reported as one ConfigError naming the variable; main.ts prints it and exits 1.
  */
 import { readFileSync } from "node:fs";
-import { splitCommand } from "./flux";
+import { splitCommand, unsafeKeyPart } from "./flux";
 import { socketPathFromUri } from "./flux/uri";
 
 export class ConfigError extends Error {
@@ -84,6 +84,8 @@ export function parseOptionFlags(value: string | undefined): Record<string, stri
   for (const item of items) {
     const match = /^(?:-o)?([^=]+)=(.*)$/.exec(item);
     if (!match) throw new ConfigError(`FLUX_OPTION_FLAGS items must look like -okey=value, got "${item}"`);
+    const unsafe = unsafeKeyPart(match[1]);
+    if (unsafe) throw new ConfigError(`FLUX_OPTION_FLAGS: shell option "${match[1]}" is not allowed ("${unsafe}")`);
     flags[match[1]] = match[2];
   }
   return flags;

@@ -61,7 +61,8 @@ function toOptionFlags(value: unknown): Record<string, string> | undefined {
     const flags: Record<string, string> = {};
     for (const item of value.split(",")) {
       const eq = item.indexOf("=");
-      if (eq > 0) flags[item.slice(0, eq)] = item.slice(eq + 1);
+      // Defined, not assigned: a "__proto__" key must reach the jobspec builder (which refuses it), not vanish.
+      if (eq > 0) Object.defineProperty(flags, item.slice(0, eq), { value: item.slice(eq + 1), enumerable: true, writable: true, configurable: true });
     }
     return flags;
   }

@@ -15,6 +15,7 @@ export { parseJson, stringifyJson } from "./json";
 export {
   buildJobspec,
   splitCommand,
+  unsafeKeyPart,
   parseDuration,
   JobspecError,
   DEFAULT_JOB_ENVIRONMENT,

@@ -135,12 +135,17 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 /** Keys that would reach Object.prototype through plain-object assignment. */
 const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
+/** The part of a dotted attribute or shell-option key that is not allowed, if any. */
+export function unsafeKeyPart(key: string): string | undefined {
+  return key.split(".").find((part) => UNSAFE_KEYS.has(part));
+}
+
 /** Python set_treedict on "attributes.<key>" after _attr_key_prepend. */
 function setAttribute(attributes: Record<string, unknown>, key: string, value: unknown): void {
   let path = key.startsWith("attributes.") ? key.slice("attributes.".length) : key;
   if (!path.startsWith("system.") && !path.startsWith("user.")) path = `system.${path}`;
   const parts = path.split(".");
-  const unsafe = parts.find((part) => UNSAFE_KEYS.has(part));
+  const unsafe = unsafeKeyPart(path);
   if (unsafe) throw new JobspecError(`invalid attribute key "${key}": "${unsafe}" is not allowed`);
   let node = attributes;
   for (const part of parts.slice(0, -1)) {

@@ -9,7 +9,7 @@ import { ConfigError, parseOptionFlags } from "../../../sidecar/config";
 import { ApiError } from "../../../sidecar/api/errors";
 import { FluxApiService } from "../../../sidecar/api/service";
 import { parseSubmitRequest, type SubmitRequest } from "../../../sidecar/api/submit-fields";
-import type { FluxClient } from "../../../sidecar/flux";
+import { type FluxClient, unsafeKeyPart } from "../../../sidecar/flux";
 
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'"'"'`)}'`;
@@ -69,13 +69,25 @@ describe("reliability: submit field parser properties", () => {
   });
 
   it("FLUX_OPTION_FLAGS round-trips shell-quoted -okey=value items", () => {
-    const envKey = optionKey.filter((k) => !k.startsWith("-o"));
+    const envKey = optionKey.filter((k) => !k.startsWith("-o") && unsafeKeyPart(k) === undefined);
     fc.assert(
       fc.property(fc.dictionary(envKey, fc.string({ maxLength: 12 }), { maxKeys: 6, noNullPrototype: true }), fc.boolean(), (flags, prefixed) => {
         const text = Object.entries(flags).map(([k, v]) => shellQuote(`${prefixed ? "-o" : ""}${k}=${v}`)).join(" ");
         assert.deepEqual(Object.entries(parseOptionFlags(text)), Object.entries(flags));
       }),
     );
+  });
+
+  it("FLUX_OPTION_FLAGS refuses option names that would reach Object.prototype, instead of dropping them", () => {
+    for (const text of ["-o__proto__=x", "constructor=1", "-ompi.prototype.x=y"]) {
+      assert.throws(() => parseOptionFlags(text), (err: unknown) => err instanceof ConfigError && /FLUX_OPTION_FLAGS: shell option .* is not allowed/.test(err.message), text);
+    }
+  });
+
+  it("option_flags named __proto__ reach the jobspec builder and get a clear 400, not silently dropped", async () => {
+    const req = parseSubmitRequest({ command: "true", option_flags: "__proto__=x" }, { kind: "none" });
+    assert.deepEqual(Object.keys(req.option_flags ?? {}), ["__proto__"]);
+    await assert.rejects(service.submit(req, undefined), (err: unknown) => err instanceof ApiError && err.status === 400 && /__proto__/.test(JSON.stringify(err.body)));
   });
 
   it("FLUX_OPTION_FLAGS answers any text with flags or one ConfigError naming the variable", () => {
