@@ -38,8 +38,8 @@ export type OutputChunk = { stream: "stdout" | "stderr"; rank: string; data: str
 
 export class FluxApiService {
   private brokerSize?: number;
-  /** One job-list RPC (and one serialisation) shared by concurrent listings. */
-  private readonly listing = new NextFlight(() => this.flux.listJobs({ limit: LISTING_MAX }));
+  /** One listing (and one serialisation) shared by concurrent requests. */
+  private readonly listing = new NextFlight(() => this.currentListing());
   private readonly listingJson = new WeakMap<JobRecord[], Buffer<ArrayBuffer>>();
   private readonly recordJson = new RecordJsonCache();
   private readonly resources = new NextFlight(() => this.flux.resources());
@@ -65,6 +65,24 @@ export class FluxApiService {
 
   private notFound(idText: string): ApiError {
     return new ApiError(404, { Message: `There is no job with id ${idText}.`, id: idText });
+  }
+
+  /**
+   * What one full job-list listing would give now, mostly without asking for the inactive jobs
+   * the cache holds (at 1000 jobs writing them all cost the broker ~20 ms a listing): the ids,
+   * states and submit times of the listing, then the full records of the active jobs and of
+   * the jobs that became inactive since the newest cached one. When the two disagree (a job
+   * changed state or was submitted in between, or a listed job is not cached) one full
+   * listing answers instead. Inactive jobs never change, so their cached records stay exact;
+   * one purged in the instant between the two calls is the only way a stale job could show.
+   */
+  private async currentListing(): Promise<JobRecord[]> {
+    const full = () => this.flux.listJobs({ limit: LISTING_MAX });
+    const since = this.recordJson.newestInactive();
+    if (since === undefined) return full();
+    const order = await this.flux.listJobs({ limit: LISTING_MAX, attrs: ["state", "t_submit"] });
+    const fresh = await this.flux.listJobs({ limit: LISTING_MAX, since });
+    return this.recordJson.assemble(order, fresh) ?? full();
   }
 
   /** The plain listing as UTF-8 JSON: {"jobs":[raw job-list records]}. */
@@ -290,16 +308,18 @@ const LISTING_COMMA = Buffer.from(",");
 const LISTING_CLOSE = Buffer.from("]}");
 
 /**
- * Writes listings, reusing each inactive job's JSON from the previous listing: an inactive job
- * never changes, and at 1000 jobs writing every record again was most of a listing's own cost.
- * Holds only the jobs of the last listing, so it is bounded by the listing's size.
+ * Writes listings, reusing each inactive job's record and JSON from the previous listing: an
+ * inactive job never changes, and at 1000 jobs writing every record again was most of a
+ * listing's own cost. Holds only the jobs of the last listing, so it is bounded by its size.
  */
 export class RecordJsonCache {
-  private inactive = new Map<bigint, { t_submit: number; json: Buffer }>();
+  private inactive = new Map<bigint, CachedRecord>();
+  private newest?: number;
 
   /** {"jobs":[...]} as UTF-8, the same bytes as toJson({ jobs: records }). */
   listing(records: JobRecord[]): Buffer<ArrayBuffer> {
-    const next = new Map<bigint, { t_submit: number; json: Buffer }>();
+    const next = new Map<bigint, CachedRecord>();
+    let newest: number | undefined;
     const parts: Buffer[] = [LISTING_OPEN];
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
@@ -308,17 +328,55 @@ export class RecordJsonCache {
         parts.push(Buffer.from(toJson(record)));
         continue;
       }
-      let entry = this.inactive.get(record.id);
-      // ids are unique within one instance only: a restarted broker may reuse one for another job
-      if (entry?.t_submit !== record.t_submit) entry = { t_submit: record.t_submit, json: Buffer.from(toJson(record)) };
+      let entry = this.cached(record.id, record.t_submit);
+      entry ??= { t_submit: record.t_submit, record, json: Buffer.from(toJson(record)) };
       next.set(record.id, entry);
       parts.push(entry.json);
+      const inactiveAt = record.t_inactive;
+      if (typeof inactiveAt === "number" && (newest === undefined || inactiveAt > newest)) newest = inactiveAt;
     }
     parts.push(LISTING_CLOSE);
     this.inactive = next;
+    this.newest = newest;
     return Buffer.concat(parts);
   }
+
+  /** The latest t_inactive of the last listing's jobs (undefined before one or without any). */
+  newestInactive(): number | undefined {
+    return this.newest;
+  }
+
+  /**
+   * The full listing `order` (ids, states, submit times) stands for, taking records from
+   * `fresh` (a listing of the active jobs and the newest inactive ones, in broker order) or
+   * else from the cache; undefined when they do not describe the same jobs in the same order.
+   */
+  assemble(order: JobRecord[], fresh: JobRecord[]): JobRecord[] | undefined {
+    const out: JobRecord[] = [];
+    let used = 0;
+    for (const entry of order) {
+      const next = fresh[used];
+      if (next?.id === entry.id) {
+        if (next.state !== entry.state || next.t_submit !== entry.t_submit) return undefined;
+        out.push(next);
+        used++;
+        continue;
+      }
+      const cached = entry.state === JobState.INACTIVE ? this.cached(entry.id, entry.t_submit) : undefined;
+      if (!cached) return undefined;
+      out.push(cached.record);
+    }
+    return used === fresh.length ? out : undefined;
+  }
+
+  /** ids are unique within one instance only: a restarted broker may reuse one for another job. */
+  private cached(id: bigint, t_submit: number): CachedRecord | undefined {
+    const entry = this.inactive.get(id);
+    return entry?.t_submit === t_submit ? entry : undefined;
+  }
 }
+
+type CachedRecord = { t_submit: number; record: JobRecord; json: Buffer };
 
 /** Joins each stream's pieces into whole lines ("\n" kept); a trailing partial line ends the list. */
 export class LineSplitter {

@@ -84,7 +84,8 @@ export class FluxClient {
     return ingestService.submit(this.rpc, jobspec, await this.ownerUid(), opts);
   }
 
-  listJobs(opts: { limit?: number } = {}): Promise<JobRecord[]> {
+  /** job-list.list: every job with all attributes unless opts narrow the jobs or the attributes. */
+  listJobs(opts: jobListService.ListJobsOptions = {}): Promise<JobRecord[]> {
     return jobListService.listJobs(this.rpc, opts);
   }
 

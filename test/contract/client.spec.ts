@@ -8,6 +8,7 @@ import {
   expandHostlist,
   FluxError,
   JobInactiveError,
+  type JobRecord,
   JobResult,
   JobState,
   UnknownJobError,
@@ -206,6 +207,38 @@ describe("contract: FluxClient against a broker", function () {
       assert.equal(byId.state, JobState.INACTIVE);
       for (const key of ["t_submit", "t_run", "t_cleanup", "t_inactive", "ntasks", "ncores", "nnodes", "ranks", "nodelist", "success", "result", "waitstatus"]) {
         assert.ok(key in byId, `${key} is present for a finished job`);
+      }
+    });
+
+    it("lists only the attributes, states and recently inactive jobs asked for, in the broker's order", async () => {
+      await Promise.all([runJob(ctx.client, jobspec(["true"])), runJob(ctx.client, jobspec(["true"]))]);
+      const running = await ctx.client.submit(jobspec(["sleep", "60"]));
+      const held = await ctx.client.submit(jobspec(["true"]), { urgency: 0 });
+      try {
+        await waitForEvent(ctx.client, running, "start");
+        await waitUntilState(ctx, held, JobState.SCHED);
+        const full = await ctx.client.listJobs();
+        const ids = (jobs: JobRecord[]) => jobs.map((j) => j.id);
+        // "id" always comes first, then the attributes in the order asked for
+        const brief = await ctx.client.listJobs({ attrs: ["state", "t_submit"] });
+        assert.deepEqual(brief.map((j) => Object.keys(j)), full.map(() => ["id", "state", "t_submit"]));
+        assert.deepEqual(brief, full.map(({ id, state, t_submit }) => ({ id, state, t_submit })));
+        const active = full.filter((j) => j.state !== JobState.INACTIVE);
+        assert.deepEqual(ids(active), [held, running]);
+        const activeOnly = await ctx.client.listJobs({ attrs: ["state"], constraint: { states: [JobState.ACTIVE] } });
+        assert.deepEqual(activeOnly, active.map(({ id, state }) => ({ id, state })));
+        // since: every active job, and only the inactive ones that ended after it
+        const inactive = full.filter((j) => j.state === JobState.INACTIVE);
+        const since = inactive[1].t_inactive as number;
+        const recent = await ctx.client.listJobs({ since });
+        assert.deepEqual(ids(recent), [...ids(active), ...ids(inactive.filter((j) => (j.t_inactive as number) > since))]);
+        assert.ok(ids(recent).includes(inactive[0].id) && !ids(recent).includes(inactive[1].id));
+        assert.deepEqual(recent.find((j) => j.id === inactive[0].id), inactive[0]);
+        await assert.rejects(ctx.client.listJobs({ since: -1 }), RangeError);
+      } finally {
+        await ctx.client.cancel(running);
+        await ctx.client.cancel(held);
+        await waitForClean(ctx.client, running);
       }
     });
 

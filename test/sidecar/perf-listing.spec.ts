@@ -1,13 +1,15 @@
 /**
- * The pieces that make GET /v1/jobs fast keep its exact output: reused JSON of inactive jobs
- * and the lossless parser's quick pre-pass.
+ * The pieces that make GET /v1/jobs fast keep its exact output: reused records and JSON of
+ * inactive jobs, listings that fetch only what changed, and the lossless parser's quick pre-pass.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parse as parseLossless } from "lossless-json";
 import { toJson } from "../../sidecar/api/json";
-import { RecordJsonCache } from "../../sidecar/api/service";
-import { type JobRecord, JobState, parseJson, stringifyJson } from "../../sidecar/flux";
+import { FluxApiService, RecordJsonCache } from "../../sidecar/api/service";
+import { FluxClient, type JobRecord, JobState, parseJson, stringifyJson } from "../../sidecar/flux";
+import { TestBroker } from "../test-broker";
+import { jobspec, runJob, waitForClean } from "../contract/helpers";
 
 function job(id: bigint, state: number, extra: Record<string, unknown> = {}): JobRecord {
   return { id, userid: 0, urgency: 16, state, t_submit: 1795595220 + Number(id % 1000n) / 7, duration: 0, name: "ƒ🥞\"q", ...extra };
@@ -45,6 +47,107 @@ describe("sidecar: fast listing", () => {
     const running = job(9n, JobState.RUN, { name: "one" });
     cache.listing([running]);
     assert.match(cache.listing([{ ...running, name: "two" }]).toString(), /"name":"two"/);
+  });
+
+  it("assembles a listing from the cheap one's order, fresh records and cached ones, or refuses", () => {
+    const cache = new RecordJsonCache();
+    const done = [job(3n, JobState.INACTIVE, { t_inactive: 30 }), job(1n, JobState.INACTIVE, { t_inactive: 20 })];
+    cache.listing(done);
+    assert.equal(cache.newestInactive(), 30);
+    const brief = (record: JobRecord) => ({ id: record.id, state: record.state, t_submit: record.t_submit }) as JobRecord;
+    const running = job(5n, JobState.RUN);
+    const pending = job(6n, JobState.SCHED);
+    const order = [pending, running, ...done].map(brief);
+    const assembled = cache.assemble(order, [pending, running]);
+    assert.deepEqual(assembled, [pending, running, ...done]);
+    assert.equal(assembled?.[2], done[0], "an inactive job's cached record is reused as is");
+    const newlyDone = job(7n, JobState.INACTIVE, { t_inactive: 40 });
+    assert.deepEqual(cache.assemble([brief(newlyDone), ...order.slice(2)], [newlyDone]), [newlyDone, ...done]);
+    // anything that does not describe one listing refuses, so that a full listing answers
+    assert.equal(cache.assemble(order, [running, pending]), undefined, "active jobs reordered");
+    assert.equal(cache.assemble(order, [pending]), undefined, "an active job missing from the fresh records");
+    assert.equal(cache.assemble(order, [pending, job(5n, JobState.CLEANUP)]), undefined, "a job changed state in between");
+    assert.equal(cache.assemble(order, [job(8n, JobState.DEPEND), pending, running]), undefined, "a job submitted in between");
+    assert.equal(cache.assemble([...order, brief(job(2n, JobState.INACTIVE))], [pending, running]), undefined, "an inactive job not cached");
+    assert.equal(cache.assemble([brief({ ...done[0], t_submit: 1 })], []), undefined, "the same id is another job");
+    assert.equal(cache.assemble([brief(running)], []), undefined, "an active job is never taken from the cache");
+  });
+
+  describe("listing against a broker", () => {
+    /** Records each listJobs call; `betweenCalls` runs once after the cheap (attrs-only) listing. */
+    class RecordingClient extends FluxClient {
+      calls: Array<{ attrs?: string[]; since?: number; listed: number }> = [];
+      betweenCalls?: () => Promise<void>;
+      override async listJobs(opts: Parameters<FluxClient["listJobs"]>[0] = {}): Promise<JobRecord[]> {
+        const jobs = await super.listJobs(opts);
+        this.calls.push({ attrs: opts.attrs, since: opts.since, listed: jobs.length });
+        const hook = opts.attrs ? this.betweenCalls : undefined;
+        this.betweenCalls = undefined;
+        await hook?.();
+        return jobs;
+      }
+    }
+    let broker: TestBroker;
+    let client: RecordingClient;
+    let service: FluxApiService;
+    before(async () => {
+      broker = await TestBroker.start({ size: 4 });
+      client = new RecordingClient({ uri: broker.uri });
+      service = new FluxApiService(client, { hasGpus: false, optionFlags: {}, jobPath: "/usr/bin:/bin" });
+    });
+    after(async () => {
+      await client?.close();
+      await broker?.stop();
+    });
+
+    /** The service's listing and its calls, checked against one full listing taken right after. */
+    async function listing(): Promise<Array<{ attrs?: string[]; since?: number; listed: number }>> {
+      client.calls = [];
+      const bytes = (await service.listJobsJson()).toString("utf8");
+      const calls = client.calls;
+      client.calls = [];
+      assert.equal(bytes, toJson({ jobs: await client.listJobs({ limit: 1000 }) }));
+      return calls;
+    }
+
+    async function heldUntilScheduled(): Promise<bigint> {
+      const id = await client.submit(jobspec(["true"]), { urgency: 0 });
+      for (let i = 0; i < 100 && (await client.getJob(id)).state !== JobState.SCHED; i++) await new Promise((r) => setTimeout(r, 20));
+      return id;
+    }
+
+    it("fetches full records only for active and newly inactive jobs, with the bytes of one full listing", async () => {
+      for (let i = 0; i < 3; i++) await runJob(client, jobspec(["true"], { name: `done-${i}` }));
+      const running = await client.submit(jobspec(["sleep", "60"]));
+      const held = await heldUntilScheduled();
+      try {
+        while ((await client.getJob(running)).state !== JobState.RUN) await new Promise((r) => setTimeout(r, 20));
+        // the first listing has nothing cached: one full listing
+        assert.deepEqual(await listing(), [{ attrs: undefined, since: undefined, listed: 5 }]);
+        // then ids and states of all five, and full records of the two active jobs only
+        const newest = await client.getJob((await client.listJobs({ limit: 1000 }))[2].id);
+        const steady = await listing();
+        assert.deepEqual(steady, [
+          { attrs: ["state", "t_submit"], since: undefined, listed: 5 },
+          { attrs: undefined, since: newest.t_inactive, listed: 2 },
+        ]);
+        await runJob(client, jobspec(["true"], { name: "done-3" }));
+        assert.equal((await listing())[1].listed, 3, "the job that just ended is fetched in full");
+
+        // a job submitted between the two calls: the fresh records disagree, one full listing answers
+        client.betweenCalls = async () => void (await heldUntilScheduled());
+        assert.deepEqual((await listing()).map((c) => c.listed), [6, 3, 7]);
+        // a job that ends between the two calls
+        client.betweenCalls = async () => {
+          await client.cancel(held);
+          await waitForClean(client, held);
+        };
+        assert.deepEqual((await listing()).map((c) => c.listed), [7, 3, 7], "the ended job is fetched too, and disagrees");
+        assert.equal((await listing()).length, 2, "and back to two cheap calls");
+      } finally {
+        for (const j of await client.listJobs({ constraint: { states: [JobState.ACTIVE] } })) await client.cancel(j.id);
+      }
+    });
   });
 
   it("parseJson agrees with lossless-json on unsafe integers, strings with digits, quotes and backslashes", () => {

@@ -11,15 +11,30 @@ function toRecord(value: unknown, topic: string): JobRecord {
   return value as JobRecord;
 }
 
+export interface ListJobsOptions {
+  /** At most this many jobs; 0 (the default) = all. */
+  limit?: number;
+  /** Attribute names to return ("id" always comes back); default ["all"]. */
+  attrs?: string[];
+  /** An RFC 31 constraint (job-list's match.c operators); default {"and":[]} = every job. */
+  constraint?: Record<string, unknown>;
+  /** Only inactive jobs with t_inactive > since (active jobs are all listed); default 0 = no filter. */
+  since?: number;
+}
+
 /**
- * All users' jobs in every state, in the broker's order (pending, running, then inactive
- * newest first), in one non-streaming RPC (a single reply on every version from 0.55 on).
+ * Jobs in the broker's order (pending, running, then inactive newest first), all users' and
+ * in every state unless a constraint narrows them, in one non-streaming RPC (a single reply
+ * on every version from 0.55 on). A record holds only the attributes asked for that are known.
  */
-export async function listJobs(rpc: Rpc, opts: { limit?: number } = {}): Promise<JobRecord[]> {
-  const limit = opts.limit ?? 0;
+export async function listJobs(rpc: Rpc, opts: ListJobsOptions = {}): Promise<JobRecord[]> {
+  const { limit = 0, attrs = ["all"], constraint = { and: [] }, since } = opts;
   if (!Number.isInteger(limit) || limit < 0) throw new RangeError("limit must be an integer >= 0 (0 = all)");
+  if (since !== undefined && !(Number.isFinite(since) && since >= 0)) throw new RangeError("since must be a number >= 0");
   const topic = "job-list.list";
-  const reply = await rpc.call(topic, { max_entries: limit, attrs: ["all"], constraint: { and: [] } });
+  const request: Record<string, unknown> = { max_entries: limit, attrs, constraint };
+  if (since) request.since = since;
+  const reply = await rpc.call(topic, request);
   if (!Array.isArray(reply.jobs)) throw new TypeError(`${topic}: reply has no "jobs" array`);
   return reply.jobs.map((job) => toRecord(job, topic));
 }

@@ -26,10 +26,13 @@ function checkAttrs(ctx: ServiceContext, attrs: unknown): string[] {
   return attrs as string[];
 }
 
+/** job_to_json: "id" first, then each attr in the request's order ("all" = every known one there). */
 function project(record: Record<string, unknown>, attrs: string[]): Record<string, unknown> {
-  if (attrs.includes("all")) return record;
   const out: Record<string, unknown> = { id: record.id };
-  for (const key of Object.keys(record)) if (attrs.includes(key)) out[key] = record[key];
+  for (const attr of attrs) {
+    if (attr === "all") Object.assign(out, record);
+    else if (record[attr] !== undefined) out[attr] = record[attr];
+  }
   return out;
 }
 
