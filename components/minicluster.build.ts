@@ -31,6 +31,9 @@ export interface Credentials<T> {
   secretKey: T;
 }
 
+/** A small young generation keeps RSS near the working set; the old-space cap is far above it. */
+export const SIDECAR_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=128"];
+
 /**
  * Runs the sidecar on the lead broker only. Every pod of the indexed Job has this container, so the
  * others must stay alive (an exited container keeps the pod from becoming Ready). `exec` makes node
@@ -39,8 +42,7 @@ export interface Credentials<T> {
 export const SIDECAR_COMMAND = [
   `if [ "$JOB_COMPLETION_INDEX" = "0" ]; then`,
   `  unset LD_LIBRARY_PATH PYTHONPATH`,
-  // A small young generation keeps RSS near the working set; the old-space cap is far above it.
-  `  exec node --max-semi-space-size=1 --max-old-space-size=128 ${SIDECAR_MOUNT_PATH}/${SIDECAR_FILE}`,
+  `  exec node ${SIDECAR_NODE_FLAGS.join(" ")} ${SIDECAR_MOUNT_PATH}/${SIDECAR_FILE}`,
   `else`,
   `  exec sleep infinity`,
   `fi`,

@@ -2,7 +2,8 @@
  * The sidecar in a child process: its memory is measured alone, and a request that blocks its
  * event loop (a hang) shows up as a timeout in the test process instead of freezing it. The
  * child is bundled with esbuild the way `npm run build` bundles the sidecar and runs on plain
- * node (no TypeScript loader in its memory), with --expose-gc so probes read RSS after a GC.
+ * node (no TypeScript loader in its memory), with the memory settings the MiniCluster uses, and
+ * with --expose-gc so probes read RSS after a GC.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -10,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { SIDECAR_NODE_FLAGS } from "../../../components/minicluster.build";
 
 export interface Probe {
   rss: number;
@@ -52,8 +54,8 @@ function childBundle(): Promise<string> {
 export async function startChildSidecar(env: Record<string, string>): Promise<ChildSidecar> {
   const chunks: string[] = [];
   const child: ChildProcess = fork(await childBundle(), [], {
-    execArgv: ["--expose-gc"],
-    env: { ...process.env, ...env },
+    execArgv: [...SIDECAR_NODE_FLAGS, "--expose-gc"],
+    env: { ...process.env, MALLOC_ARENA_MAX: "1", ...env },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => chunks.push(chunk));
