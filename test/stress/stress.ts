@@ -31,9 +31,10 @@ export const FULL_PROFILE: StressProfile = {
 export const SHORT_PROFILE: StressProfile = {
   label: "stress (short)",
   clients: 8,
-  durationMs: 6_000,
+  durationMs: 15_000,
   maxRequests: 2_000,
-  rssCheckpoints: [500, 2_000],
+  // The first sample after 1k requests, as in the full run: before that the heap is still warming up.
+  rssCheckpoints: [1_000, 2_000],
   seedJobs: 1_000,
 };
 
