@@ -1,5 +1,5 @@
 /**
- * The load run in its short form (8 clients, up to 15 s, RSS sampled after 1k and 2k requests), so
+ * The load run in its short form (8 clients, up to 20 s, RSS sampled after 1.5k and 3k requests), so
  * CI exercises the same checks as `npm run test:stress`: zero errors, zero lost submissions,
  * RSS stable within 10%, no secret in the logs. Figures are printed, never asserted on timing.
  */

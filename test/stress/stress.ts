@@ -31,10 +31,10 @@ export const FULL_PROFILE: StressProfile = {
 export const SHORT_PROFILE: StressProfile = {
   label: "stress (short)",
   clients: 8,
-  durationMs: 15_000,
-  maxRequests: 2_000,
-  // The first sample after 1k requests, as in the full run: before that the heap is still warming up.
-  rssCheckpoints: [1_000, 2_000],
+  durationMs: 20_000,
+  maxRequests: 3_000,
+  // Sampled once the heap has warmed up (after 1.5k requests), and again after 3k.
+  rssCheckpoints: [1_500, 3_000],
   seedJobs: 1_000,
 };
 
