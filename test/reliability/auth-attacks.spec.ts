@@ -269,13 +269,18 @@ describe("reliability: auth attacks", function () {
 
     it("refuses an unsafe request carried by the session cookie without its CSRF token (403), accepts it with the token", async () => {
       const { cookie, csrfToken } = await login();
+      const other = await login();
+      assert.notEqual(other.csrfToken, csrfToken, "each session has its own CSRF token");
+      // Change the first character, which carries six full bits, so the tampered token always differs.
+      const tampered = `${csrfToken[0] === "A" ? "B" : "A"}${csrfToken.slice(1)}`;
       const submitPath = `${h.url}/v1/jobs/submit`;
       const form = (extra: Record<string, string> = {}) => new URLSearchParams({ command: "true", ...extra });
       const forged: Array<[string, RequestInit]> = [
         ["form POST without a token", { method: "POST", headers: { cookie }, body: form() }],
         ["form POST with a wrong token", { method: "POST", headers: { cookie }, body: form({ csrf_token: "x".repeat(43) }) }],
         ["JSON POST without a token", { method: "POST", headers: { cookie, "content-type": "application/json" }, body: '{"command":"true"}' }],
-        ["header token from another session", { method: "POST", headers: { cookie, "x-csrf-token": `${csrfToken.slice(0, -1)}A` }, body: form() }],
+        ["header token from another session", { method: "POST", headers: { cookie, "x-csrf-token": other.csrfToken }, body: form() }],
+        ["tampered header token", { method: "POST", headers: { cookie, "x-csrf-token": tampered }, body: form() }],
       ];
       for (const [what, init] of forged) {
         const res = await fetch(submitPath, init);
