@@ -17,20 +17,17 @@
  * - `stopped` resolves once the server has shut down, whether by close() or by
  *   POST /v1/service/stop (which answers first, then closes).
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { configSecrets, type SidecarConfig } from "./config";
 import { FluxClient } from "./flux";
 import { createLogger, masked, type Logger } from "./log";
-import { buildApi } from "./api";
+import { apiListener, buildApi } from "./api";
 import { Auth } from "./api/auth";
-import { errorResponse } from "./api/errors";
 import { Metrics } from "./api/metrics";
 import { FluxApiService } from "./api/service";
 import { findSocket } from "./socket";
-import { webRoutes } from "./web";
+import { registerWeb } from "./web";
 
 export interface SidecarHandle {
   url: string;
@@ -79,7 +76,7 @@ export async function startSidecar(
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
 
-  const app = buildApi({
+  const deps = {
     config,
     service: new FluxApiService(flux, {
       numberNodes: config.numberNodes,
@@ -93,14 +90,13 @@ export async function startSidecar(
     shutdownSignal: shutdown.signal,
     // The answer is flushed before the listener closes: close after the current tick's I/O.
     requestStop: () => setTimeout(() => void close(), 50),
-  });
-  app.route("/", webRoutes());
-
-  const listener = getRequestListener(app.fetch, {
-    errorHandler: (err) => errorResponse(err, log),
-  }) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  };
+  const app = buildApi(deps);
+  registerWeb(app);
+  const listener = apiListener(app, deps);
+  // node:https (and TLS with it) is loaded only when used: it costs about 1 MB of RSS.
   const server: Server = config.tls
-    ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener)
+    ? (await import("node:https")).createServer({ cert: config.tls.cert, key: config.tls.key }, listener)
     : createHttpServer(listener);
   server.keepAliveTimeout = 65_000; // longer than an ALB's idle timeout (60 s)
 

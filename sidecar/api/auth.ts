@@ -10,19 +10,16 @@
  * the Python server's 403, so its client recovers. Failed attempts are rate-limited per address.
  */
 import { createHmac, hkdfSync, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import type { Context, MiddlewareHandler } from "hono";
-import { getConnInfo } from "@hono/node-server/conninfo";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { stringifySetCookie } from "cookie";
 import { SignJWT, jwtVerify } from "jose";
 import type { SidecarConfig } from "../config";
 import { ApiError } from "./errors";
+import type { ApiRequest } from "./http";
 
 export const SESSION_COOKIE = "flux_session";
 const ACCESS_SCOPE = "access";
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const VERIFIED_CACHE_SIZE = 1000;
-
-export type AuthVars = { user: string | undefined; via: "bearer" | "basic" | "cookie" | undefined };
 
 /** Counts failed attempts per client address in a fixed window. */
 export class FailureLimiter {
@@ -150,21 +147,17 @@ export class Auth {
     return typeof presented === "string" && presented.length > 0 && this.equal(presented, this.csrfToken(accessToken));
   }
 
-  clientAddress(c: Context): string {
+  clientAddress(req: ApiRequest): string {
     if (this.config.trustProxy) {
-      const hops = c.req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(Boolean);
+      const hops = req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(Boolean);
       if (hops?.length) return hops[hops.length - 1];
     }
-    try {
-      return getConnInfo(c).remote.address ?? "unknown";
-    } catch {
-      return "unknown";
-    }
+    return req.remoteAddress;
   }
 
   /** Throws 429 when the client has failed too often; use before checking credentials. */
-  assertNotLimited(c: Context): string {
-    const address = this.clientAddress(c);
+  assertNotLimited(req: ApiRequest): string {
+    const address = this.clientAddress(req);
     const wait = this.limiter.retryAfter(address);
     if (wait > 0) {
       throw new ApiError(429, { detail: "Too many failed authentication attempts; try again later." }, { "retry-after": String(wait) });
@@ -172,88 +165,99 @@ export class Auth {
     return address;
   }
 
-  setSessionCookie(c: Context, accessToken: string): void {
-    setCookie(c, SESSION_COOKIE, accessToken, {
+  /** The Set-Cookie header of a browser session holding `accessToken`. */
+  sessionCookie(accessToken: string): string {
+    return stringifySetCookie({
+      name: SESSION_COOKIE,
+      value: accessToken,
       httpOnly: true,
-      sameSite: "Strict",
+      sameSite: "strict",
       secure: Boolean(this.config.tls),
       path: "/",
       maxAge: this.config.accessTokenExpiresMinutes * 60,
     });
   }
 
-  clearSessionCookie(c: Context): void {
-    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: Boolean(this.config.tls) });
+  /** The Set-Cookie header that ends the browser session. */
+  clearedSessionCookie(): string {
+    return stringifySetCookie({
+      name: SESSION_COOKIE,
+      value: "",
+      httpOnly: true,
+      sameSite: "strict",
+      secure: Boolean(this.config.tls),
+      path: "/",
+      maxAge: 0,
+      expires: new Date(0),
+    });
   }
 
   /** The session user and CSRF token from the cookie, when the cookie holds a valid token. */
-  async session(c: Context): Promise<{ user: string; accessToken: string } | undefined> {
-    const accessToken = getCookie(c, SESSION_COOKIE);
+  async session(req: ApiRequest): Promise<{ user: string; accessToken: string } | undefined> {
+    const accessToken = req.cookie(SESSION_COOKIE);
     if (!accessToken) return undefined;
     const user = await this.verifyAccessToken(accessToken);
     return user ? { user, accessToken } : undefined;
   }
 
   /**
-   * Authenticates a request from its Authorization header or session cookie.
+   * Authenticates a request from its Authorization header or session cookie, setting req.user
+   * and req.via; throws 401/403/429 when it must be refused.
    * `required` = the route needs a user even when FLUX_REQUIRE_AUTH is off (service stop).
    */
-  middleware(opts: { required?: boolean } = {}): MiddlewareHandler<{ Variables: AuthVars }> {
-    return async (c, next) => {
-      const mandatory = this.config.requireAuth || opts.required;
-      const header = c.req.header("authorization");
-      if (header) {
-        const [scheme, ...rest] = header.trim().split(/\s+/);
-        const credential = rest.join(" ");
-        if (/^bearer$/i.test(scheme) && credential) {
-          const user = await this.verifyAccessToken(credential);
-          if (!user) {
-            if (!mandatory) return next(); // a stale token must not break an open server
-            throw unauthenticated("Could not validate credentials");
-          }
-          c.set("user", user);
-          c.set("via", "bearer");
-          return next();
+  async authenticate(req: ApiRequest, opts: { required?: boolean } = {}): Promise<void> {
+    const mandatory = this.config.requireAuth || opts.required;
+    const header = req.header("authorization");
+    if (header) {
+      const [scheme, ...rest] = header.trim().split(/\s+/);
+      const credential = rest.join(" ");
+      if (/^bearer$/i.test(scheme) && credential) {
+        const user = await this.verifyAccessToken(credential);
+        if (!user) {
+          if (!mandatory) return; // a stale token must not break an open server
+          throw unauthenticated("Could not validate credentials");
         }
-        if (/^basic$/i.test(scheme) && credential) {
-          const address = this.assertNotLimited(c);
-          const decoded = Buffer.from(credential, "base64").toString("utf8");
-          const colon = decoded.indexOf(":");
-          const ok = colon > 0 && this.checkCredentials(decoded.slice(0, colon), decoded.slice(colon + 1));
-          if (!ok) {
-            this.limiter.fail(address);
-            if (!mandatory) return next();
-            throw unauthenticated("Incorrect user or token");
-          }
-          this.limiter.succeed(address);
-          c.set("user", decoded.slice(0, colon));
-          c.set("via", "basic");
-          return next();
+        req.user = user;
+        req.via = "bearer";
+        return;
+      }
+      if (/^basic$/i.test(scheme) && credential) {
+        const address = this.assertNotLimited(req);
+        const decoded = Buffer.from(credential, "base64").toString("utf8");
+        const colon = decoded.indexOf(":");
+        const ok = colon > 0 && this.checkCredentials(decoded.slice(0, colon), decoded.slice(colon + 1));
+        if (!ok) {
+          this.limiter.fail(address);
+          if (!mandatory) return;
+          throw unauthenticated("Incorrect user or token");
+        }
+        this.limiter.succeed(address);
+        req.user = decoded.slice(0, colon);
+        req.via = "basic";
+        return;
+      }
+    }
+    const session = await this.session(req);
+    if (session) {
+      if (UNSAFE_METHODS.has(req.method)) {
+        const presented = req.header("x-csrf-token") ?? (await formField(req, "csrf_token"));
+        if (!this.checkCsrf(session.accessToken, presented)) {
+          throw new ApiError(403, { detail: "CSRF token missing or invalid" });
         }
       }
-      const session = await this.session(c);
-      if (session) {
-        if (UNSAFE_METHODS.has(c.req.method)) {
-          const presented = c.req.header("x-csrf-token") ?? (await formField(c, "csrf_token"));
-          if (!this.checkCsrf(session.accessToken, presented)) {
-            throw new ApiError(403, { detail: "CSRF token missing or invalid" });
-          }
-        }
-        c.set("user", session.user);
-        c.set("via", "cookie");
-        return next();
-      }
-      if (mandatory) throw unauthenticated();
-      return next();
-    };
+      req.user = session.user;
+      req.via = "cookie";
+      return;
+    }
+    if (mandatory) throw unauthenticated();
   }
 }
 
-async function formField(c: Context, name: string): Promise<string | undefined> {
-  const type = c.req.header("content-type") ?? "";
+async function formField(req: ApiRequest, name: string): Promise<string | undefined> {
+  const type = req.header("content-type") ?? "";
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return undefined;
   try {
-    const form = await c.req.parseBody();
+    const form = await req.form();
     const value = form[name];
     return typeof value === "string" ? value : undefined;
   } catch {

@@ -1,13 +1,12 @@
 /** What every route module gets: the shared service layer and the cross-cutting pieces. */
-import type { Hono } from "hono";
 import type { SidecarConfig } from "../config";
 import type { Logger } from "../log";
-import type { Auth, AuthVars } from "./auth";
+import type { Auth } from "./auth";
+import type { Router } from "./http";
 import type { Metrics } from "./metrics";
 import type { FluxApiService } from "./service";
 
-export type ApiEnv = { Variables: AuthVars };
-export type ApiApp = Hono<ApiEnv>;
+export type ApiApp = Router;
 
 export interface ApiDeps {
   config: SidecarConfig;

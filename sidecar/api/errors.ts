@@ -2,9 +2,8 @@
  * Every failure becomes a JSON answer with the right status: never a stack trace, never a crash.
  * Handlers throw ApiError for answers they choose; Flux client errors are mapped here.
  */
-import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "../flux";
+import type { ApiRequest, Reply } from "./http";
 import { jsonResponse } from "./json";
 import type { Logger } from "../log";
 
@@ -28,8 +27,8 @@ export function brokerUnavailable(err: Error): ApiError {
   return new ApiError(503, { detail: `The Flux broker is not available: ${err.message}` }, { "retry-after": "5" });
 }
 
-/** Maps any thrown value to a Response; unexpected errors are logged and answered with a bare 500. */
-export function errorResponse(err: unknown, log: Logger, c?: Context): Response {
+/** Maps any thrown value to a reply; unexpected errors are logged and answered with a bare 500. */
+export function errorResponse(err: unknown, log: Logger, req?: ApiRequest): Reply {
   if (err instanceof ApiError) return jsonResponse(err.body, err.status, err.headers);
   // A broker that sent bytes that are not Flux messages is as unusable as one that is gone:
   // the connection was closed and the next call opens a new one.
@@ -40,18 +39,15 @@ export function errorResponse(err: unknown, log: Logger, c?: Context): Response 
   if (err instanceof FluxTimeoutError) {
     return jsonResponse({ detail: `The Flux broker did not answer in time: ${err.message}` }, 504);
   }
-  if (err instanceof HTTPException) {
-    return jsonResponse({ detail: err.message || "Bad Request" }, err.status);
-  }
   if ((err as NodeJS.ErrnoException)?.code === "ECONNRESET") {
     // The client went away while its request was being read: nobody is left to answer.
-    log.debug({ path: c?.req.path, method: c?.req.method }, "client closed the connection");
+    log.debug({ path: req?.path, method: req?.method }, "client closed the connection");
     return jsonResponse({ detail: "Client closed the connection" }, 400);
   }
-  log.error({ err, path: c?.req.path, method: c?.req.method }, "unhandled error");
+  log.error({ err, path: req?.path, method: req?.method }, "unhandled error");
   return jsonResponse({ detail: "Internal Server Error" }, 500);
 }
 
-export function notFound(): Response {
+export function notFound(): Reply {
   return jsonResponse({ detail: "Not Found" }, 404);
 }

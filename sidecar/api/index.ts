@@ -2,12 +2,9 @@
  * The HTTP application: cross-cutting middleware (request logs and metrics, body limit, auth),
  * then one small module per route group over the shared service layer.
  */
-import { Hono, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { routePath } from "hono/route";
-import type { ApiApp, ApiDeps, ApiEnv } from "./deps";
+import type { ApiApp, ApiDeps } from "./deps";
 import { errorResponse, notFound } from "./errors";
-import { jsonResponse } from "./json";
+import { createListener, Router, type ApiRequest } from "./http";
 import { registerCancel } from "./routes/cancel";
 import { registerHealth } from "./routes/health";
 import { registerJob } from "./routes/job";
@@ -24,40 +21,13 @@ import { registerToken } from "./routes/token";
 const AUTH_FREE_V1 = new Set(["/v1/token", "/v1/login/access-token"]);
 
 export function buildApi(deps: ApiDeps): ApiApp {
-  const { config, auth, log, metrics } = deps;
-  const app = new Hono<ApiEnv>();
-
-  app.onError((err, c) => errorResponse(err, log, c));
-  app.notFound(() => notFound());
-
-  app.use("*", async (c, next) => {
-    const started = performance.now();
-    await next();
-    const seconds = (performance.now() - started) / 1000;
-    const route = routePath(c, -1) || "unmatched";
-    const status = c.res.status;
-    metrics.requests.inc({ method: c.req.method, route, status });
-    metrics.duration.observe({ method: c.req.method, route }, seconds);
-    if (status === 503) metrics.brokerUp.set(0);
-    log.info({ method: c.req.method, path: c.req.path, status, ms: Math.round(seconds * 10000) / 10, user: c.get("user") }, "request");
-  });
-
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: () => jsonResponse({ detail: `Request body too large (limit ${config.maxBodyBytes} bytes)` }, 413),
-    }),
-  );
-
+  const app = new Router();
   // Auth: every /v1 route and /metrics; the token routes and service/stop handle it themselves.
-  const authenticate = auth.middleware();
-  const guard: MiddlewareHandler<ApiEnv> = async (c, next) => {
-    if (AUTH_FREE_V1.has(c.req.path) || c.req.path === "/v1/service/stop") return next();
-    return authenticate(c, next);
+  const guard = async (req: ApiRequest) => {
+    if (!AUTH_FREE_V1.has(req.path) && req.path !== "/v1/service/stop") await deps.auth.authenticate(req);
   };
-  app.use("/v1/*", guard);
-  app.use("/metrics", guard);
+  app.before("/v1", guard);
+  app.before("/metrics", guard);
 
   registerToken(app, deps);
   registerService(app, deps);
@@ -71,4 +41,23 @@ export function buildApi(deps: ApiDeps): ApiApp {
   registerMetrics(app, deps);
   registerOpenApi(app);
   return app;
+}
+
+/** The node:http request listener: request logs and metrics, the body limit, errors as JSON. */
+export function apiListener(app: ApiApp, { config, log, metrics, shutdownSignal }: ApiDeps) {
+  return createListener(app, {
+    maxBodyBytes: config.maxBodyBytes,
+    shutdownSignal,
+    notFound,
+    errorReply: (err, req) => errorResponse(err, log, req),
+    replied(req, status, seconds) {
+      metrics.requests.inc({ method: req.method, route: req.route, status });
+      metrics.duration.observe({ method: req.method, route: req.route }, seconds);
+      if (status === 503) metrics.brokerUp.set(0);
+      log.info({ method: req.method, path: req.path, status, ms: Math.round(seconds * 10000) / 10, user: req.user }, "request");
+    },
+    streamOpened: () => metrics.openStreams.inc(),
+    streamClosed: () => metrics.openStreams.dec(),
+    streamFailed: (err) => log.warn({ err: (err as Error).message }, "stream ended by an error"),
+  });
 }

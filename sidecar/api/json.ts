@@ -4,6 +4,8 @@
  * (JS objects would sort "1","2",… first), and the fields Flux stores as floats keep a ".0"
  * when whole ("duration":0.0), since Python's json does.
  */
+import type { Headers, Reply } from "./http";
+
 const FLOAT_KEYS = new Set([
   "t_submit",
   "t_depend",
@@ -69,12 +71,12 @@ export function toJson(value: unknown): string {
   return write(value, undefined);
 }
 
-/** A JSON Response with the Python server's content type. */
-export function jsonResponse(value: unknown, status = 200, headers?: Record<string, string>): Response {
+/** A JSON reply with the Python server's content type. */
+export function jsonResponse(value: unknown, status = 200, headers?: Headers): Reply {
   return jsonTextResponse(toJson(value), status, headers);
 }
 
-/** A Response of JSON already written, as text or UTF-8 bytes. */
-export function jsonTextResponse(json: string | Uint8Array<ArrayBuffer>, status = 200, headers?: Record<string, string>): Response {
-  return new Response(json, { status, headers: { "content-type": "application/json", ...headers } });
+/** A reply of JSON already written, as text or UTF-8 bytes. */
+export function jsonTextResponse(json: string | Uint8Array, status = 200, headers?: Headers): Reply {
+  return { status, headers: { "content-type": "application/json", ...headers }, body: json };
 }

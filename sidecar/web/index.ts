@@ -1,7 +1,8 @@
 // The browser UI: one HTML shell (the same for every page; the browser code routes on the path)
 // and the bundled, content-hashed assets. Pages hold no data, so they need no auth: every piece
 // of data comes from the authenticated /v1 API, called by the page with relative URLs.
-import { Hono } from "hono";
+import { notFound } from "../api/errors";
+import type { Router } from "../api/http";
 import { assets, scriptName, styleName } from "./assets.generated";
 
 /** Client-side page routes; the browser code maps the same paths to views. */
@@ -40,31 +41,28 @@ export function renderShell(requestPath: string): string {
 
 const rootShell = renderShell("/");
 
-export function webRoutes(): Hono {
-  const app = new Hono();
-
-  // Each page also answers with a trailing slash, whatever the parent app's `strict` setting.
+/** Registers the page routes (each also with a trailing slash) and the assets on `app`. */
+export function registerWeb(app: Router): void {
   for (const route of pageRoutes.flatMap((r) => (r === "/" ? [r] : [r, `${r}/`]))) {
-    app.get(route, (c) => {
-      const html = c.req.path === "/" ? rootShell : renderShell(c.req.path);
-      return c.body(html, 200, {
-        ...securityHeaders,
-        "Content-Type": "text/html; charset=utf-8",
-        "Cache-Control": "no-cache",
-      });
-    });
+    app.get(route, (req) => ({
+      status: 200,
+      headers: { ...securityHeaders, "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
+      body: req.path === "/" ? rootShell : renderShell(req.path),
+    }));
   }
 
-  app.get("/static/:name", (c) => {
-    const asset = Object.hasOwn(assets, c.req.param("name")) ? assets[c.req.param("name")] : undefined;
-    if (!asset) return c.json({ detail: "Not Found" }, 404);
-    return c.body(asset.body, 200, {
-      "Content-Type": asset.contentType,
-      // Names carry a content hash, so a cached copy is never stale.
-      "Cache-Control": "public, max-age=31536000, immutable",
-      "X-Content-Type-Options": "nosniff",
-    });
+  app.get("/static/:name", (req) => {
+    const asset = Object.hasOwn(assets, req.params.name) ? assets[req.params.name] : undefined;
+    if (!asset) return notFound();
+    return {
+      status: 200,
+      headers: {
+        "Content-Type": asset.contentType,
+        // Names carry a content hash, so a cached copy is never stale.
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+      },
+      body: asset.body,
+    };
   });
-
-  return app;
 }

@@ -4,9 +4,10 @@
  * 1000 jobs, GET /v1/nodes and POST /v1/jobs/submit, then the sidecar's RSS. Against FLUX_URI
  * when set (a real broker: also times `flux submit --cc` for comparison when `flux` is on PATH),
  * else an in-process test broker. Each phase lasts BENCH_SECONDS (default 5). The sidecar runs
- * with the documented deployment memory settings: SIDECAR_NODE_OPTIONS (default
- * "--max-semi-space-size=1 --max-old-space-size=48", bounding V8's heap) and
- * SIDECAR_MALLOC_ARENA_MAX (default 1); set them to "" to measure Node's defaults. The bundle is
+ * with the MiniCluster's node flags and malloc settings (components/minicluster.build.ts);
+ * BENCH_NODE_DEFAULTS=1 measures Node's defaults instead. Submissions are also timed through our
+ * native Flux client with the same number in flight and no HTTP: the broker's own ceiling at that
+ * concurrency, which no HTTP server in front of it can pass. The bundle is
  * rebuilt from the working tree first (never a stale dist/sidecar.js), unless BENCH_SIDECAR_BUNDLE
  * names another bundle to measure (say, a build of the previous commit, for a before/after).
  *
@@ -20,15 +21,18 @@ import * as net from "node:net";
 import * as os from "node:os";
 import { promisify } from "node:util";
 import { SignJWT } from "jose";
+import { SIDECAR_MALLOC_ENV, SIDECAR_NODE_FLAGS } from "../../components/minicluster.build";
 import { buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
+import { buildJobspec, FluxClient } from "../../sidecar/flux";
 import { TestBroker } from "../test-broker";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = 8;
 /** The Python server on a real broker, 2 cores, auth on (issue 6). */
 const PYTHON = { jobs100: 76, jobs1000: 10, nodes: 350, submit: 30 };
-const NODE_OPTIONS = process.env.SIDECAR_NODE_OPTIONS ?? "--max-semi-space-size=1 --max-old-space-size=48";
-const MALLOC_ARENA_MAX = process.env.SIDECAR_MALLOC_ARENA_MAX ?? "1";
+const NODE_DEFAULTS = process.env.BENCH_NODE_DEFAULTS === "1";
+const NODE_FLAGS = NODE_DEFAULTS ? [] : SIDECAR_NODE_FLAGS;
+const MALLOC_ENV: Record<string, string> = NODE_DEFAULTS ? {} : SIDECAR_MALLOC_ENV;
 const OTHER_BUNDLE = process.env.BENCH_SIDECAR_BUNDLE;
 
 interface Result { name: string; requests: number; errors: number; rps: number; p50: number; p99: number; rss?: number }
@@ -80,11 +84,10 @@ async function freePort(): Promise<number> {
 
 async function startSidecarProcess(bundle: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): void }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [bundle], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, bundle], {
     env: {
       PATH: process.env.PATH ?? "",
-      NODE_OPTIONS,
-      ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
+      ...MALLOC_ENV,
       FLUX_LOG_LEVEL: process.env.FLUX_LOG_LEVEL ?? "info",
       ...env,
       HOST: "127.0.0.1",
@@ -105,9 +108,33 @@ async function startSidecarProcess(bundle: string, env: Record<string, string>):
   return { url, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
 
-function rssMiB(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  return kb / 1024;
+/** RSS in MiB, and its anonymous part (heap, stacks) apart from file pages (mostly the node binary). */
+function rssMiB(pid: number): { rss: number; anon: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS") / 1024, anon: kb("RssAnon") / 1024 };
+}
+
+/** Jobs/s of our native client submitting `true` for SECONDS with `inFlight` submissions outstanding. */
+async function nativeSubmitRate(uri: string, inFlight: number): Promise<number> {
+  const client = new FluxClient({ uri, timeoutMs: 60_000 });
+  const spec = buildJobspec({ command: ["true"], environment: { PATH: "/usr/bin:/bin" } });
+  let submitted = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (performance.now() < deadline) {
+          await client.submit(spec);
+          submitted++;
+        }
+      }),
+    );
+    return submitted / ((performance.now() - started) / 1000);
+  } finally {
+    await client.close();
+  }
 }
 
 async function jobCount(base: string, authorization: string): Promise<number> {
@@ -172,7 +199,7 @@ async function main(): Promise<void> {
     const results: Array<Result & { python: number; jobs?: number }> = [];
     const phase = async (name: string, path: string, method: string, python: number, jobs?: number, clients?: number) => {
       const result = await load(name, sidecar.url, path, method, authorization, clients);
-      results.push({ ...result, python, jobs, rss: rssMiB(sidecar.pid) });
+      results.push({ ...result, python, jobs, rss: rssMiB(sidecar.pid).rss });
     };
     const idleRss = rssMiB(sidecar.pid);
     const jobs100 = await topUp(sidecar.url, authorization, 100);
@@ -185,11 +212,15 @@ async function main(): Promise<void> {
     await settle(sidecar.url, authorization);
     await phase("GET /v1/jobs", "/v1/jobs", "GET", PYTHON.jobs1000, jobs1000);
     const rss = rssMiB(sidecar.pid);
+    await settle(sidecar.url, authorization);
+    const native = await nativeSubmitRate(uri, CONCURRENCY);
+    await settle(sidecar.url, authorization);
     const cc = testBroker ? undefined : await fluxSubmitCc(500);
 
     const loadAverage = os.loadavg()[0].toFixed(1);
     console.log(`\nsidecar benchmark: ${testBroker ? "test broker" : `broker ${uri}`}, ${CONCURRENCY} clients, ${SECONDS} s per phase, auth on,`);
-    console.log(`NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX}", ${os.cpus().length} CPUs, load average ${loadAverage}, ${bundle}\n`);
+    const settings = NODE_DEFAULTS ? "Node's default memory settings" : `node ${NODE_FLAGS.join(" ")}, ${Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`;
+    console.log(`${settings}, ${os.cpus().length} CPUs, load average ${loadAverage}, ${bundle}\n`);
     console.log("| endpoint | jobs listed | req/s | p50 ms | p99 ms | errors | Python req/s | ratio | RSS after, MiB |");
     console.log("|---|---|---|---|---|---|---|---|---|");
     for (const r of results) {
@@ -197,9 +228,11 @@ async function main(): Promise<void> {
         `| ${r.name} | ${r.jobs ?? ""} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${r.python} | ${(r.rps / r.python).toFixed(1)}x | ${r.rss?.toFixed(1)} |`,
       );
     }
-    console.log(`\nsidecar RSS: ${idleRss.toFixed(1)} MiB idle, ${rss.toFixed(1)} MiB after the load (Python server: 70-89 MB)`);
+    const mib = ({ rss, anon }: { rss: number; anon: number }) => `${rss.toFixed(1)} MiB (${anon.toFixed(1)} anonymous)`;
+    console.log(`\nsidecar RSS: ${mib(idleRss)} idle, ${mib(rss)} after the load (Python server: 70-89 MB)`);
+    const [narrow, wide] = results.filter((r) => r.name.startsWith("POST")).map((r) => r.rps);
+    console.log(`native client, ${CONCURRENCY} submissions in flight, no HTTP: ${native.toFixed(0)} jobs/s; sidecar with ${CONCURRENCY} clients = ${(narrow / native).toFixed(2)} of that`);
     if (cc !== undefined) {
-      const [narrow, wide] = results.filter((r) => r.name.startsWith("POST")).map((r) => r.rps);
       console.log(`flux submit --cc=1-500: ${cc.toFixed(0)} jobs/s; sidecar submissions = ${(narrow / cc).toFixed(2)} of that with ${CONCURRENCY} clients, ${(wide / cc).toFixed(2)} with ${WIDE_CONCURRENCY}`);
     }
   } finally {

@@ -93,7 +93,8 @@ describe("infra builders: MiniCluster", () => {
   it("sets the sidecar's environment from the inputs and the pinned operator's socket", () => {
     assert.deepEqual(sidecar.environment, {
       FLUX_REQUIRE_AUTH: "true", FLUX_NUMBER_NODES: "4", FLUX_HAS_GPUS: "false", FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "600",
-      FLUX_URI: FLUX_OPERATOR.brokerUri, HOST: "0.0.0.0", PORT: String(SIDECAR_PORT), MALLOC_ARENA_MAX: "1",
+      FLUX_URI: FLUX_OPERATOR.brokerUri, HOST: "0.0.0.0", PORT: String(SIDECAR_PORT),
+      MALLOC_ARENA_MAX: "1", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_TRIM_THRESHOLD_: "131072",
     });
     assert.equal(sidecar.ports, undefined, "no ports: the operator would add a Service over every pod");
     assert.equal(mc.spec.flux.container.image, FLUX_OPERATOR.viewImage);
@@ -131,7 +132,7 @@ describe("infra builders: MiniCluster", () => {
     }).toString().trim();
 
     it("starts the sidecar on the lead broker (index 0)", () => {
-      assert.equal(run("0"), "node --max-semi-space-size=1 --max-old-space-size=128 /opt/flux-restful/sidecar.js");
+      assert.equal(run("0"), "node --max-semi-space-size=1 --max-old-space-size=128 --optimize-for-size /opt/flux-restful/sidecar.js");
     });
 
     it("keeps the other pods alive without serving", () => {

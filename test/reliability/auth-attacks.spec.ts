@@ -5,14 +5,13 @@
  * token routes (429 + Retry-After), and the browser session's CSRF check.
  */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { SignJWT, base64url, decodeJwt } from "jose";
 import { Auth } from "../../sidecar/api/auth";
-import type { ApiEnv } from "../../sidecar/api/deps";
-import { errorResponse } from "../../sidecar/api/errors";
+import { Router } from "../../sidecar/api/http";
+import { jsonResponse } from "../../sidecar/api/json";
 import { loadConfig } from "../../sidecar/config";
-import { createLogger } from "../../sidecar/log";
 import { startBroker } from "../support/broker";
+import { serveRouter, type ServedRouter } from "../support/serve-router";
 import { fetchAccessToken, tokenRequestJwt } from "./support/auth";
 import { rawRequest } from "./support/raw-http";
 import { sidecarEnv, startHarness, submit, type Broker, type Harness } from "./support/harness";
@@ -49,18 +48,21 @@ async function assertRejected(res: Response, detail: string | RegExp, what: stri
 }
 
 /**
- * The sidecar's Auth on a clock the test moves, behind a one-route app with the real middleware
- * and error mapping: token expiry cannot be waited for (the shortest lifetime is a minute).
+ * The sidecar's Auth on a clock the test moves, guarding a one-route app served with the real
+ * listener and error mapping: token expiry cannot be waited for (the shortest lifetime is a minute).
  */
-function authOnTestClock(h: Harness) {
+const servedRouters: ServedRouter[] = [];
+
+async function authOnTestClock(h: Harness) {
   const clock = { now: Date.now() };
   const config = loadConfig(sidecarEnv(h.broker.uri, h.broker.size, h.creds, { FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "1" }));
   const auth = new Auth(config, () => clock.now);
-  const app = new Hono<ApiEnv>();
-  app.onError((err) => errorResponse(err, createLogger({ level: "silent", secrets: [] })));
-  app.use("*", auth.middleware());
-  app.get("/v1/jobs", (c) => c.json({ user: c.get("user") }));
-  return { clock, auth, get: (headers: Record<string, string>) => app.request("/v1/jobs", { headers }) };
+  const router = new Router();
+  router.before("/v1", (req) => auth.authenticate(req));
+  router.get("/v1/jobs", (req) => jsonResponse({ user: req.user }));
+  const served = await serveRouter(router);
+  servedRouters.push(served);
+  return { clock, auth, get: (headers: Record<string, string>) => served.request("/v1/jobs", { headers }) };
 }
 
 describe("reliability: auth attacks", function () {
@@ -79,6 +81,7 @@ describe("reliability: auth attacks", function () {
   });
 
   after(async () => {
+    await Promise.all(servedRouters.map((served) => served.close()));
     await h?.stop();
     await broker?.stop();
   });
@@ -154,7 +157,7 @@ describe("reliability: auth attacks", function () {
   });
 
   it("rejects an expired access token with 401 (not 403), even one it has already accepted", async () => {
-    const { clock, auth, get } = authOnTestClock(h);
+    const { clock, auth, get } = await authOnTestClock(h);
     const issued = await auth.issueAccessToken(h.creds.user);
     assert.equal((await get({ authorization: `Bearer ${issued}` })).status, 200, "fresh token");
     clock.now += 61_000;
@@ -306,7 +309,7 @@ describe("reliability: auth attacks", function () {
       const { cookie } = await login();
       const [name, value] = cookie.split("=");
       await assertRejected(await fetch(`${h.url}/v1/jobs`, { headers: { cookie: `${name}=${value}x` } }), "Not authenticated", "tampered cookie");
-      const { clock, auth, get } = authOnTestClock(h);
+      const { clock, auth, get } = await authOnTestClock(h);
       const session = `${name}=${await auth.issueAccessToken(h.creds.user)}`;
       assert.equal((await get({ cookie: session })).status, 200, "fresh session");
       clock.now += 61_000;

@@ -1,11 +1,19 @@
 // The UI's HTTP side: the HTML shell, its relative <base>, and the hashed, long-cached assets.
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { webRoutes, renderShell } from "../../sidecar/web";
+import { Router } from "../../sidecar/api/http";
+import { registerWeb, renderShell } from "../../sidecar/web";
 import { assets, scriptName, styleName } from "../../sidecar/web/assets.generated";
+import { serveRouter, type ServedRouter } from "../support/serve-router";
 
 describe("web: routes", () => {
-  const app = webRoutes();
+  let app: ServedRouter;
+  before(async () => {
+    const router = new Router();
+    registerWeb(router);
+    app = await serveRouter(router);
+  });
+  after(() => app.close());
 
   it("answers GET / cheaply with the shell, without auth", async () => {
     const res = await app.request("/");

@@ -27,8 +27,8 @@ export function queryCount(value: string | undefined, name: string): number | un
 }
 
 export function registerJobs(app: ApiApp, { service }: ApiDeps): void {
-  app.get("/v1/jobs/search", async (c) => {
-    const q = c.req.query();
+  app.get("/v1/jobs/search", async (req) => {
+    const q = req.query;
     const length = q.length === "-1" ? undefined : queryCount(q.length, "length"); // DataTables: -1 = all
     return jsonResponse(
       await service.search({
@@ -40,10 +40,10 @@ export function registerJobs(app: ApiApp, { service }: ApiDeps): void {
     );
   });
 
-  app.get("/v1/jobs", async (c) => {
-    const details = queryBool(c.req.query("details"), "details");
-    const listing = queryBool(c.req.query("listing"), "listing");
-    const limit = queryCount(c.req.query("limit"), "limit");
+  app.get("/v1/jobs", async (req) => {
+    const details = queryBool(req.query.details, "details");
+    const listing = queryBool(req.query.listing, "listing");
+    const limit = queryCount(req.query.limit, "limit");
     if (!details) return jsonTextResponse(await service.listJobsJson());
     const jobs = await service.listJobsDetailed(limit);
     if (listing) return jsonResponse(jobs);

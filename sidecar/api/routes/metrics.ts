@@ -4,6 +4,6 @@ import type { ApiApp, ApiDeps } from "../deps";
 export function registerMetrics(app: ApiApp, { metrics }: ApiDeps): void {
   app.get("/metrics", async () => {
     const body = await metrics.registry.metrics();
-    return new Response(body, { headers: { "content-type": metrics.registry.contentType } });
+    return { status: 200, headers: { "content-type": metrics.registry.contentType }, body };
   });
 }

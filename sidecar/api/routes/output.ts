@@ -6,25 +6,24 @@ import type { ApiApp, ApiDeps } from "../deps";
 import { jsonResponse } from "../json";
 import { sseEvent, sseResponse, streamResponse } from "../stream";
 
-export function registerOutput(app: ApiApp, deps: ApiDeps): void {
-  const { service } = deps;
-  app.get("/v1/jobs/:id/output", async (c) => jsonResponse(await service.outputSnapshot(c.req.param("id"))));
+export function registerOutput(app: ApiApp, { service }: ApiDeps): void {
+  app.get("/v1/jobs/:id/output", async (req) => jsonResponse(await service.outputSnapshot(req.params.id)));
 
-  app.get("/v1/jobs/:id/output/stream", async (c) => {
-    const id = await service.assertJobExists(c.req.param("id"));
+  app.get("/v1/jobs/:id/output/stream", async (req) => {
+    const id = await service.assertJobExists(req.params.id);
     return streamResponse(
       async function* (signal) {
         for await (const chunk of service.outputChunks(id, true, signal)) yield chunk.data;
       },
-      { deps, request: c.req.raw, headers: { "content-type": "text/plain; charset=utf-8", "x-accel-buffering": "no" } },
+      { "content-type": "text/plain; charset=utf-8", "x-accel-buffering": "no" },
     );
   });
 
-  app.get("/v1/jobs/:id/output/events", async (c) => {
-    const id = await service.assertJobExists(c.req.param("id"));
+  app.get("/v1/jobs/:id/output/events", async (req) => {
+    const id = await service.assertJobExists(req.params.id);
     return sseResponse(async function* (signal) {
       for await (const chunk of service.outputChunks(id, true, signal)) yield sseEvent("output", chunk);
       yield sseEvent("end", {});
-    }, deps, c.req.raw);
+    });
   });
 }

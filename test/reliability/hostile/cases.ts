@@ -159,9 +159,17 @@ const huge: HostileCase[] = [
   {
     category: "huge requests",
     name: "2 MiB chunked body without Content-Length",
-    request: () => ({ raw: chunkedRequest("POST", "/v1/jobs/submit", "a".repeat(2 * 1024 * 1024)) }),
+    request: (ctx) => ({ raw: chunkedRequest("POST", "/v1/jobs/submit", "a".repeat(2 * 1024 * 1024), ctx.authorization) }),
     status: 413,
     message: /"detail":/,
+  },
+  {
+    category: "huge requests",
+    name: "2 MiB chunked body without credentials (refused before the body is read)",
+    anonymous: true,
+    request: () => ({ raw: chunkedRequest("POST", "/v1/jobs/submit", "a".repeat(2 * 1024 * 1024)) }),
+    status: 401,
+    message: "Not authenticated",
   },
   { category: "huge requests", name: "20 KiB header", request: () => ({ method: "GET", path: "/v1/jobs", headers: { "x-big": "a".repeat(20_000) } }), status: 431, message: null },
   { category: "huge requests", name: "2000 short headers", request: () => ({ method: "GET", path: "/v1/jobs", headers: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`x-h${i}`, "1"])) }), status: 200, message: '{"jobs":[' },
@@ -298,13 +306,14 @@ const shell: HostileCase[] = SHELL_COMMANDS.map(({ command }, i) => ({
   message: "Job submit.",
 }));
 
-function chunkedRequest(method: string, path: string, body: string): string {
+function chunkedRequest(method: string, path: string, body: string, authorization?: string): string {
   const chunks: string[] = [];
   for (let i = 0; i < body.length; i += 65536) {
     const piece = body.slice(i, i + 65536);
     chunks.push(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`);
   }
-  return `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks.join("")}0\r\n\r\n`;
+  const auth = authorization ? `Authorization: ${authorization}\r\n` : "";
+  return `${method} ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks.join("")}0\r\n\r\n`;
 }
 
 export const HOSTILE_CASES: HostileCase[] = [

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { SIDECAR_NODE_FLAGS } from "../../../components/minicluster.build";
+import { SIDECAR_MALLOC_ENV, SIDECAR_NODE_FLAGS } from "../../../components/minicluster.build";
 
 export interface Probe {
   rss: number;
@@ -55,7 +55,7 @@ export async function startChildSidecar(env: Record<string, string>): Promise<Ch
   const chunks: string[] = [];
   const child: ChildProcess = fork(await childBundle(), [], {
     execArgv: [...SIDECAR_NODE_FLAGS, "--expose-gc"],
-    env: { ...process.env, MALLOC_ARENA_MAX: "1", ...env },
+    env: { ...process.env, ...SIDECAR_MALLOC_ENV, ...env },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => chunks.push(chunk));
