@@ -315,9 +315,13 @@ const LISTING_CLOSE = Buffer.from("]}");
 export class RecordJsonCache {
   private inactive = new Map<bigint, CachedRecord>();
   private newest?: number;
+  private last?: { records: JobRecord[]; json: Buffer<ArrayBuffer> };
 
   /** {"jobs":[...]} as UTF-8, the same bytes as toJson({ jobs: records }). */
   listing(records: JobRecord[]): Buffer<ArrayBuffer> {
+    // The same record objects in the same order (nothing ran or changed since): the same bytes,
+    // without writing a new buffer of ~0.7 MB at 1000 jobs for every listing.
+    if (this.last && sameRecords(this.last.records, records)) return this.last.json;
     const next = new Map<bigint, CachedRecord>();
     let newest: number | undefined;
     const parts: Buffer[] = [LISTING_OPEN];
@@ -338,7 +342,10 @@ export class RecordJsonCache {
     parts.push(LISTING_CLOSE);
     this.inactive = next;
     this.newest = newest;
-    return Buffer.concat(parts);
+    const json = Buffer.concat(parts);
+    // Active jobs' records are new objects on every listing, so only all-inactive listings repeat.
+    this.last = { records, json };
+    return json;
   }
 
   /** The latest t_inactive of the last listing's jobs (undefined before one or without any). */
@@ -377,6 +384,12 @@ export class RecordJsonCache {
 }
 
 type CachedRecord = { t_submit: number; record: JobRecord; json: Buffer };
+
+function sameRecords(a: JobRecord[], b: JobRecord[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Joins each stream's pieces into whole lines ("\n" kept); a trailing partial line ends the list. */
 export class LineSplitter {

@@ -49,6 +49,20 @@ describe("sidecar: fast listing", () => {
     assert.match(cache.listing([{ ...running, name: "two" }]).toString(), /"name":"two"/);
   });
 
+  it("hands back the previous bytes while the listing holds the very same records, and only then", () => {
+    const cache = new RecordJsonCache();
+    const records = [job(4n, JobState.INACTIVE), job(2n, JobState.INACTIVE)];
+    const first = cache.listing(records);
+    assert.equal(cache.listing([...records]), first, "same records in the same order: the same buffer");
+    const reordered = cache.listing([records[1], records[0]]);
+    assert.notEqual(reordered, first);
+    assert.equal(reordered.toString("utf8"), toJson({ jobs: [records[1], records[0]] }));
+    const running = job(6n, JobState.RUN, { name: "now" });
+    const withActive = cache.listing([running, ...records]);
+    assert.equal(withActive.toString("utf8"), toJson({ jobs: [running, ...records] }));
+    assert.notEqual(cache.listing([{ ...running, name: "later" }, ...records]), withActive, "an active job's new record is written");
+  });
+
   it("assembles a listing from the cheap one's order, fresh records and cached ones, or refuses", () => {
     const cache = new RecordJsonCache();
     const done = [job(3n, JobState.INACTIVE, { t_inactive: 30 }), job(1n, JobState.INACTIVE, { t_inactive: 20 })];
