@@ -86,6 +86,27 @@ describe("contract: FluxClient against a broker", function () {
       assert.deepEqual(data, ["first\n", "second\n"]);
     });
 
+    it("follows the output of short jobs from the moment they are submitted: none missed, every stream ends", async () => {
+      // On flux-core 0.88 a WAITCREATE watch of guest.output opened this early sometimes hung.
+      for (let i = 0; i < 30; i++) {
+        const id = await ctx.client.submit(jobspec(["echo", `line ${i}`]));
+        await new Promise((resolve) => setTimeout(resolve, [0, 10, 20, 50][i % 4]));
+        const data: string[] = [];
+        for await (const e of ctx.client.output(id, { follow: true, signal: AbortSignal.timeout(10_000) })) {
+          if (e.kind === "data" && e.data) data.push(e.data);
+        }
+        assert.deepEqual(data, [`line ${i}\n`], `job ${i}`);
+      }
+    });
+
+    it("ends a follow of a job's output with nothing when the job is cancelled before it starts", async () => {
+      const id = await ctx.client.submit(jobspec(["echo", "never"]), { urgency: 0 });
+      const following = collectOutput(ctx.client, id);
+      await waitUntilState(ctx, id, JobState.SCHED);
+      await ctx.client.cancel(id);
+      assert.deepEqual(await following, []);
+    });
+
     it("gives a snapshot of a finished job's eventlog and output", async () => {
       const { id } = await runJob(ctx.client, jobspec(["echo", "snap"]));
       const names: string[] = [];
