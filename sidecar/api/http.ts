@@ -261,8 +261,9 @@ async function writeStream(res: ServerResponse, body: StreamBody, opts: Listener
   const aborted = new Promise<"aborted">((resolve) => abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
   const timer = body.heartbeat ? setInterval(() => res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
   opts.streamOpened();
-  const iterator = body.produce(abort.signal)[Symbol.asyncIterator]();
+  let iterator: AsyncIterator<string> | undefined;
   try {
+    iterator = body.produce(abort.signal)[Symbol.asyncIterator]();
     for (;;) {
       // A broker watch may not notice the abort at once: stop waiting for it here.
       const next = await Promise.race([iterator.next(), aborted]);
@@ -282,6 +283,6 @@ async function writeStream(res: ServerResponse, body: StreamBody, opts: Listener
     res.off("close", stop);
     opts.shutdownSignal.removeEventListener("abort", stop);
     opts.streamClosed();
-    void iterator.return?.()?.catch(() => undefined);
+    void iterator?.return?.()?.catch(() => undefined);
   }
 }
