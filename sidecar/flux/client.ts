@@ -89,6 +89,11 @@ export class FluxClient {
     return jobListService.listJobs(this.rpc, opts);
   }
 
+  /** The same listing as the reply's bytes (parse them with parseJobList). */
+  listJobsBytes(opts: jobListService.ListJobsOptions = {}): Promise<Buffer> {
+    return jobListService.listJobsBytes(this.rpc, opts);
+  }
+
   getJob(id: bigint): Promise<JobRecord> {
     return jobListService.getJob(this.rpc, id);
   }

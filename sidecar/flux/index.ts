@@ -36,6 +36,7 @@ export {
   type JobRecord,
   type JobExceptionInfo,
 } from "./jobinfo";
+export { parseJobList } from "./services/job-list";
 export { expandHostlist, compressHostlist, HostlistError } from "./hostlist";
 export { parseIdset, formatIdset, IdsetError } from "./idset";
 export { resolveFluxUri, socketPathFromUri, DEFAULT_FLUX_URI, FluxUriError } from "./uri";

@@ -105,6 +105,12 @@ export class RpcClient {
     return decodeJsonPayload(msg.payload);
   }
 
+  /** Like call, but the response payload's bytes as they came (empty without one). */
+  async callBytes(topic: string, payload?: Payload, opts: CallOptions = {}): Promise<Buffer> {
+    const msg = await this.request(topic, payload, opts);
+    return msg.payload ?? Buffer.alloc(0);
+  }
+
   /**
    * A streaming RPC: yields each success payload; ends normally on ENODATA; throws the
    * FluxError of any other error reply. Stopping early (break, return, signal) sends the

@@ -1,7 +1,7 @@
 /**
  * The load run in its short form (8 clients, up to 20 s, RSS sampled after 1.5k and 3k requests), so
  * CI exercises the same checks as `npm run test:stress`: zero errors, zero lost submissions,
- * RSS stable within 10%, no secret in the logs. Figures are printed, never asserted on timing.
+ * RSS stable (within 20% at this length, 10% in the full run), no secret in the logs. Figures are printed, never asserted on timing.
  */
 import assert from "node:assert/strict";
 import { runStress, SHORT_PROFILE } from "../stress/stress";

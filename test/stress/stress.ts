@@ -1,8 +1,8 @@
 /**
  * One stress run: a broker (the test broker, or the real one when FLUX_CONTRACT_REAL=1 inside
  * `flux start`), the sidecar in a child process with auth on and random secrets, the load from
- * load.ts, then the verdict: zero errors, zero lost submissions, RSS growth within 10%, and no
- * secret value in any log line.
+ * load.ts, then the verdict: zero errors, zero lost submissions, RSS growth within the profile's
+ * bound (10% in the full run), and no secret value in any log line.
  */
 import { startBroker } from "../support/broker";
 import { fetchAccessToken, randomCredentials, type Credentials } from "../reliability/support/auth";
@@ -16,6 +16,8 @@ export interface StressProfile {
   durationMs: number;
   maxRequests: number;
   rssCheckpoints: [number, number];
+  /** RSS at the second checkpoint may exceed RSS at the first by at most this factor. */
+  maxRssRatio: number;
   /** Jobs submitted before the clock starts; 1000 fills the plain listing to its cap. */
   seedJobs: number;
 }
@@ -26,6 +28,7 @@ export const FULL_PROFILE: StressProfile = {
   durationMs: 30_000,
   maxRequests: 100_000,
   rssCheckpoints: [1_000, 10_000],
+  maxRssRatio: 1.1,
   seedJobs: 1_000,
 };
 export const SHORT_PROFILE: StressProfile = {
@@ -35,11 +38,11 @@ export const SHORT_PROFILE: StressProfile = {
   maxRequests: 3_000,
   // Sampled once the heap has warmed up (after 1.5k requests), and again after 3k.
   rssCheckpoints: [1_500, 3_000],
+  // Only 1.5k requests apart, RSS after a GC moved by a factor of 0.96 to 1.11 over 12 runs of one
+  // tree: 10% is noise at this length. A leak still shows here; the full run keeps the 10% bound.
+  maxRssRatio: 1.2,
   seedJobs: 1_000,
 };
-
-/** RSS after the measured window may exceed RSS after warm-up by at most this factor. */
-export const MAX_RSS_RATIO = 1.1;
 
 export interface StressResult {
   report: LoadReport;
@@ -91,7 +94,7 @@ export async function runStress(profile: StressProfile): Promise<StressResult> {
     if (report.errors > 0) violations.push(`${report.errors} requests failed`);
     if (report.lost.length > 0) violations.push(`${report.lost.length} submitted jobs missing from the listing and unknown by id`);
     if (report.rss.last.requests <= report.rss.first.requests) violations.push("the run was too short to sample RSS twice");
-    if (report.rss.ratio > MAX_RSS_RATIO) violations.push(`RSS grew by a factor of ${report.rss.ratio.toFixed(3)} (limit ${MAX_RSS_RATIO})`);
+    if (report.rss.ratio > profile.maxRssRatio) violations.push(`RSS grew by a factor of ${report.rss.ratio.toFixed(3)} (limit ${profile.maxRssRatio})`);
     if (leaked.length > 0) violations.push(`${leaked.length} secret value(s) found in the sidecar's log output`);
     const lines = logs.split("\n").filter(Boolean).length;
     const summary = `${formatReport(report, `${profile.label}, ${profile.clients} clients, ${broker.kind} broker`)}\n  log lines scanned ${lines}, secret values found ${leaked.length}`;

@@ -1,4 +1,5 @@
 /** job-list.list and job-list.list-id (flux-core modules/job-list). */
+import { decodeJsonPayload } from "../codec";
 import { jobIdFromJson } from "../ids";
 import type { JobRecord } from "../jobinfo";
 import { withJobErrors } from "./errors";
@@ -28,13 +29,23 @@ export interface ListJobsOptions {
  * on every version from 0.55 on). A record holds only the attributes asked for that are known.
  */
 export async function listJobs(rpc: Rpc, opts: ListJobsOptions = {}): Promise<JobRecord[]> {
+  return parseJobList(await listJobsBytes(rpc, opts));
+}
+
+/** The same listing as the reply's bytes, which tell an unchanged listing without parsing it. */
+export function listJobsBytes(rpc: Rpc, opts: ListJobsOptions = {}): Promise<Buffer> {
   const { limit = 0, attrs = ["all"], constraint = { and: [] }, since } = opts;
   if (!Number.isInteger(limit) || limit < 0) throw new RangeError("limit must be an integer >= 0 (0 = all)");
   if (since !== undefined && !(Number.isFinite(since) && since >= 0)) throw new RangeError("since must be a number >= 0");
-  const topic = "job-list.list";
   const request: Record<string, unknown> = { max_entries: limit, attrs, constraint };
   if (since) request.since = since;
-  const reply = await rpc.call(topic, request);
+  return rpc.callBytes("job-list.list", request);
+}
+
+/** The records of a job-list.list reply. */
+export function parseJobList(bytes: Buffer): JobRecord[] {
+  const topic = "job-list.list";
+  const reply = decodeJsonPayload(bytes);
   if (!Array.isArray(reply.jobs)) throw new TypeError(`${topic}: reply has no "jobs" array`);
   return reply.jobs.map((job) => toRecord(job, topic));
 }

@@ -1,7 +1,7 @@
 /** The part of RpcClient that services use: services never see sockets. */
 import type { RpcClient } from "../rpc";
 
-export type Rpc = Pick<RpcClient, "call" | "stream">;
+export type Rpc = Pick<RpcClient, "call" | "callBytes" | "stream">;
 
 /** Reads a required field of a broker reply, failing clearly when the broker sent something else. */
 export function field<T>(reply: Record<string, unknown>, key: string, check: (v: unknown) => v is T, topic: string): T {
