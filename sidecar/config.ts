@@ -34,8 +34,21 @@ export interface SidecarConfig {
   maxBodyBytes: number;
   authMaxFailures: number;
   authWindowSeconds: number;
-  /** Take the client address for rate limiting from the last X-Forwarded-For hop (behind an ALB). */
+  /**
+   * Behind a proxy that appends the client's address to X-Forwarded-For and sets
+   * X-Forwarded-Proto (an ALB): the limiter keys on the last hop, the cookie follows the scheme.
+   */
   trustProxy: boolean;
+  /** Open connections at once; a small reserve past it answers only the health routes. */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Open output and event streams at once. */
+  maxStreams: number;
+  /** A request's headers, and the whole request, must arrive within these. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Idle keep-alive: longer than the idle timeout of the load balancer in front, or it sees resets (502). */
+  keepAliveTimeoutMs: number;
   logLevel: string;
 }
 
@@ -151,6 +164,12 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     authMaxFailures: parseInteger("FLUX_AUTH_MAX_FAILURES", env.FLUX_AUTH_MAX_FAILURES, 10, 1, 1_000_000),
     authWindowSeconds: parseInteger("FLUX_AUTH_WINDOW_SECONDS", env.FLUX_AUTH_WINDOW_SECONDS, 300, 1, 86400),
     trustProxy: parseBool("FLUX_TRUST_PROXY", env.FLUX_TRUST_PROXY, false),
+    maxConnections: parseInteger("FLUX_MAX_CONNECTIONS", env.FLUX_MAX_CONNECTIONS, 512, 1, 100_000),
+    maxConnectionsPerAddress: parseInteger("FLUX_MAX_CONNECTIONS_PER_ADDRESS", env.FLUX_MAX_CONNECTIONS_PER_ADDRESS, 64, 1, 100_000),
+    maxStreams: parseInteger("FLUX_MAX_STREAMS", env.FLUX_MAX_STREAMS, 64, 1, 10_000),
+    headersTimeoutMs: 1000 * parseInteger("FLUX_HEADERS_TIMEOUT_SECONDS", env.FLUX_HEADERS_TIMEOUT_SECONDS, 10, 1, 600),
+    requestTimeoutMs: 1000 * parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600),
+    keepAliveTimeoutMs: 1000 * parseInteger("FLUX_KEEPALIVE_TIMEOUT_SECONDS", env.FLUX_KEEPALIVE_TIMEOUT_SECONDS, 65, 1, 3600),
     logLevel,
   };
 }

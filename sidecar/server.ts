@@ -24,6 +24,7 @@ import { FluxClient } from "./flux";
 import { createLogger, masked, type Logger } from "./log";
 import { apiListener, buildApi } from "./api";
 import { Auth } from "./api/auth";
+import { ConnectionGate } from "./api/connections";
 import { Metrics } from "./api/metrics";
 import { FluxApiService } from "./api/service";
 import { findSocket } from "./socket";
@@ -93,12 +94,20 @@ export async function startSidecar(
   };
   const app = buildApi(deps);
   registerWeb(app);
-  const listener = apiListener(app, deps);
+  const gate = new ConnectionGate({ ...config, tls: Boolean(config.tls) });
+  const listener = apiListener(app, deps, gate.reserveOnly);
+  const limits = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Check the two timeouts above often enough that they hold to about a second.
+    connectionsCheckingInterval: 1000,
+  };
   // node:https (and TLS with it) is loaded only when used: it costs about 1 MB of RSS.
   const server: Server = config.tls
-    ? (await import("node:https")).createServer({ cert: config.tls.cert, key: config.tls.key }, listener)
-    : createHttpServer(listener);
-  server.keepAliveTimeout = 65_000; // longer than an ALB's idle timeout (60 s)
+    ? (await import("node:https")).createServer({ ...limits, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.headersTimeoutMs }, listener)
+    : createHttpServer(limits, listener);
+  gate.attach(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -23,8 +23,20 @@ export function validationError(where: "query" | "body", field: string, msg: str
   return new ApiError(422, { detail: [{ loc: [where, field], msg, type }] });
 }
 
+/**
+ * Why the broker cannot be used, in words fit for any client: the error's class and errno code,
+ * never its message, which names the socket path (the full message goes to the log).
+ */
+export function publicBrokerReason(err: unknown): string {
+  if (err instanceof FluxTimeoutError) return "the Flux broker did not answer in time";
+  if (err instanceof FluxProtocolError) return "the Flux broker sent a message that could not be read";
+  let code: string | undefined;
+  for (let e = err as NodeJS.ErrnoException | undefined; e && !code; e = e.cause as NodeJS.ErrnoException | undefined) code = e.code;
+  return code ? `the Flux broker's socket cannot be reached (${code})` : "the Flux broker's socket cannot be reached";
+}
+
 export function brokerUnavailable(err: Error): ApiError {
-  return new ApiError(503, { detail: `The Flux broker is not available: ${err.message}` }, { "retry-after": "5" });
+  return new ApiError(503, { detail: `The Flux broker is not available: ${publicBrokerReason(err)}` }, { "retry-after": "5" });
 }
 
 /** Maps any thrown value to a reply; unexpected errors are logged and answered with a bare 500. */
@@ -33,6 +45,7 @@ export function errorResponse(err: unknown, log: Logger, req?: ApiRequest): Repl
   // A broker that sent bytes that are not Flux messages is as unusable as one that is gone:
   // the connection was closed and the next call opens a new one.
   if (err instanceof FluxUnavailableError || err instanceof FluxProtocolError) {
+    log.warn({ err: err.message, path: req?.path }, "broker unavailable");
     const e = brokerUnavailable(err);
     return jsonResponse(e.body, e.status, e.headers);
   }

@@ -6,6 +6,7 @@
  */
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { parseCookie } from "cookie";
 import FindMyWay from "find-my-way";
 import { ApiError } from "./errors";
@@ -31,53 +32,77 @@ export interface Reply {
 }
 
 export type Handler = (req: ApiRequest) => Reply | Promise<Reply>;
-/** Runs before routing; throws an ApiError to answer instead of the handler. */
-export type Hook = (req: ApiRequest) => void | Promise<void>;
 export type FormValue = string | File | Array<string | File>;
 
 const HEARTBEAT_MS = 15_000;
 
-/**
- * The path as the router should see it: a segment whose escapes do not decode (overlong UTF-8,
- * a lone surrogate) is matched as literal text, so a bad job id reaches the id parser and gets
- * its 400 instead of a 404 for a route that seems not to exist.
- */
-function routablePath(path: string): string {
-  if (!path.includes("%")) return path;
-  return path
-    .split("/")
-    .map((segment) => {
-      try {
-        decodeURIComponent(segment);
-        return segment;
-      } catch {
-        return segment.replaceAll("%", "%25");
-      }
-    })
-    .join("/");
+/** A request target as the server acts on it: parsed once, so routing and auth see the same path. */
+export interface RequestTarget {
+  /** Percent-decoded, for logs and for code that needs the text ("/" inside a segment stays inside it). */
+  path: string;
+  /**
+   * The path in one canonical encoding: each segment decoded once and encoded again, so the router
+   * has nothing left to interpret (no raw ";", no double escapes). A segment whose escapes are not
+   * UTF-8 is kept as literal text, so a bad job id reaches the id parser and gets its 400.
+   */
+  routingPath: string;
+  query: Record<string, string>;
 }
 
-function tryDecodeUri(text: string): string {
-  try {
-    return text.includes("%") ? decodeURI(text) : text;
-  } catch {
-    return text;
+export class TargetError extends Error {
+  override name = "TargetError";
+}
+
+// Absolute-form targets (proxies may send them) carry an http(s) origin first.
+const ORIGIN = /^https?:\/\/[^/?#]*/i;
+// RFC 9112: a target is visible ASCII; "#" (a fragment) is never sent by a client.
+const BAD_TARGET_CHAR = /[^\x21-\x7e]|#/;
+const BAD_ESCAPE = /%(?![0-9a-f]{2})/i;
+
+/** The one parsing of a request target; throws TargetError for anything that is not a plain path and query. */
+export function parseTarget(url: string): RequestTarget {
+  const target = url.replace(ORIGIN, "") || "/";
+  if (BAD_TARGET_CHAR.test(target)) throw new TargetError("the request target has a fragment or a character outside visible ASCII");
+  if (!target.startsWith("/")) throw new TargetError("the request target is not an absolute path");
+  const queryAt = target.indexOf("?");
+  const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
+  const segments = rawPath.slice(1).split("/").map((segment) => {
+    if (BAD_ESCAPE.test(segment)) throw new TargetError("the request target has a malformed percent-escape");
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return segment;
+    }
+  });
+  const query: Record<string, string> = Object.create(null);
+  if (queryAt !== -1) {
+    for (const [key, value] of new URLSearchParams(target.slice(queryAt + 1))) {
+      if (key && !(key in query)) query[key] = value;
+    }
   }
+  return {
+    path: `/${segments.join("/")}`,
+    routingPath: `/${segments.map(encodeURIComponent).join("/")}`,
+    query,
+  };
 }
 
-/** One request: method, path, query (first value wins), route params, and the body read once. */
+/** One request: method, the parsed target, route params, and the body read once. */
 export class ApiRequest {
   readonly method: string;
-  /** The raw path, made safe to route (see routablePath). */
-  readonly routingPath: string;
-  /** The path, percent-decoded except for reserved characters (as decodeURI does). */
+  /** Set when the target does not parse: the request is answered 400 before anything else. */
+  readonly targetError?: string;
   readonly path: string;
-  readonly query: Record<string, string> = Object.create(null);
+  readonly routingPath: string;
+  /** First value wins for repeated keys. */
+  readonly query: Record<string, string>;
   params: Record<string, string> = {};
   /** The matched route pattern, for metrics. */
   route = "unmatched";
   user: string | undefined;
   via: "bearer" | "basic" | "cookie" | undefined;
+  /** The connection was taken past the connection cap: only reserve routes (health) answer. */
+  reserveOnly = false;
   private body?: Promise<Buffer>;
 
   constructor(
@@ -85,17 +110,17 @@ export class ApiRequest {
     private readonly maxBodyBytes: number,
   ) {
     this.method = raw.method ?? "GET";
-    // Absolute-form targets (proxies may send them) carry the origin first.
-    const target = (raw.url ?? "/").replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "") || "/";
-    const queryAt = target.indexOf("?");
-    const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
-    this.routingPath = routablePath(rawPath);
-    this.path = tryDecodeUri(rawPath);
-    if (queryAt !== -1) {
-      for (const [key, value] of new URLSearchParams(target.slice(queryAt + 1))) {
-        if (key && !(key in this.query)) this.query[key] = value;
-      }
+    let target: RequestTarget;
+    try {
+      target = parseTarget(raw.url ?? "/");
+    } catch (err) {
+      if (!(err instanceof TargetError)) throw err;
+      this.targetError = err.message;
+      target = { path: "/", routingPath: "/", query: Object.create(null) };
     }
+    this.path = target.path;
+    this.routingPath = target.routingPath;
+    this.query = target.query;
   }
 
   header(name: string): string | undefined {
@@ -165,52 +190,71 @@ async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-type Route = { handler: Handler; pattern: string };
+/**
+ * Who may call a route: anyone, the user (when auth is on), or the owner (credentials always,
+ * as for service/stop). It is decided on the route that matched, never on a reading of the path.
+ */
+export type Access = "public" | "user" | "owner";
+/** Authenticates a request for a non-public route; throws an ApiError (401, 403, 429) to refuse it. */
+export type Guard = (req: ApiRequest, access: Exclude<Access, "public">) => Promise<void>;
 
-/** Routes by method and path; hooks run by path prefix, before routing, whether a route matches or not. */
+export interface RouteOptions {
+  /** Default "user": a route is protected unless it says otherwise. */
+  access?: Access;
+  /** Answered on connections taken past the connection cap (health checks). */
+  reserve?: boolean;
+}
+
+type Route = { handler: Handler; pattern: string; access: Access; reserve: boolean };
+
+/** Routes by method and path, then applies the matched route's access rule before its handler. */
 export class Router {
   private readonly routes = FindMyWay({ maxParamLength: 8192 });
-  private readonly hooks: Array<{ prefix: string; hook: Hook }> = [];
 
-  get(pattern: string, handler: Handler): void {
-    this.on("GET", pattern, handler);
+  constructor(private readonly guard: Guard) {}
+
+  get(pattern: string, handler: Handler, options?: RouteOptions): void {
+    this.on("GET", pattern, handler, options);
   }
 
-  post(pattern: string, handler: Handler): void {
-    this.on("POST", pattern, handler);
+  post(pattern: string, handler: Handler, options?: RouteOptions): void {
+    this.on("POST", pattern, handler, options);
   }
 
-  /** Runs `hook` for `prefix` itself and every path below it. */
-  before(prefix: string, hook: Hook): void {
-    this.hooks.push({ prefix, hook });
-  }
-
-  private on(method: "GET" | "POST", pattern: string, handler: Handler): void {
-    const route: Route = { handler, pattern };
+  private on(method: "GET" | "POST", pattern: string, handler: Handler, options: RouteOptions = {}): void {
+    const route: Route = { handler, pattern, access: options.access ?? "user", reserve: options.reserve ?? false };
     // The store carries our handler; find-my-way's own handler slot is not used for dispatch.
     this.routes.on(method, pattern, () => undefined, route);
   }
 
   async dispatch(req: ApiRequest, notFound: () => Reply): Promise<Reply> {
+    if (req.targetError !== undefined) throw new ApiError(400, { detail: `Invalid request target: ${req.targetError}` });
     req.assertDeclaredLength();
-    for (const { prefix, hook } of this.hooks) {
-      if (req.path === prefix || req.path.startsWith(`${prefix}/`)) await hook(req);
-    }
     // HEAD is answered by the GET route (load-balancer health checks use it).
     const method = req.method === "HEAD" ? "GET" : req.method;
     const found = this.routes.find(method as "GET", req.routingPath);
     if (!found) return notFound();
     const route = found.store as Route;
     req.route = route.pattern;
+    if (req.reserveOnly && !route.reserve) throw atConnectionLimit();
     req.params = found.params as Record<string, string>;
+    if (route.access !== "public") await this.guard(req, route.access);
     return route.handler(req);
   }
 }
 
+export function atConnectionLimit(): ApiError {
+  return new ApiError(503, { detail: "The server is at its connection limit; try again shortly." }, { connection: "close", "retry-after": "1" });
+}
+
 export interface ListenerOptions {
   maxBodyBytes: number;
+  /** Open streams allowed at once; past it a stream route answers 503. */
+  maxStreams: number;
   /** Aborted when the server shuts down: open streams end. */
   shutdownSignal: AbortSignal;
+  /** True for a connection taken into the reserve past the connection cap: only reserve routes answer. */
+  reserveOnly?(socket: Socket): boolean;
   notFound(): Reply;
   /** The reply for anything a handler throws. */
   errorReply(err: unknown, req: ApiRequest): Reply;
@@ -222,6 +266,12 @@ export interface ListenerOptions {
 }
 
 export function createListener(router: Router, opts: ListenerOptions): (raw: IncomingMessage, res: ServerResponse) => void {
+  // One shutdown listener for every stream (a listener each would warn past ten open streams).
+  const streams = new Set<AbortController>();
+  opts.shutdownSignal.addEventListener("abort", () => {
+    for (const stream of streams) stream.abort();
+  }, { once: true });
+
   return (raw, res) => {
     void handle(raw, res).catch((err: unknown) => {
       // The reply itself failed (the socket went away mid-write): nothing is left to answer.
@@ -233,18 +283,29 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
   async function handle(raw: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const req = new ApiRequest(raw, opts.maxBodyBytes);
+    req.reserveOnly = opts.reserveOnly?.(raw.socket) ?? false;
     let reply: Reply;
     try {
       reply = await router.dispatch(req, opts.notFound);
+      if (isStream(reply.body) && streams.size >= opts.maxStreams) {
+        throw new ApiError(503, { detail: `Too many open streams (limit ${opts.maxStreams}); try again later.` }, { "retry-after": "5" });
+      }
     } catch (err) {
       reply = opts.errorReply(err, req);
     }
     opts.replied(req, reply.status, (performance.now() - started) / 1000);
     const { body } = reply;
-    if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
+    if (isStream(body)) {
       res.writeHead(reply.status, reply.headers);
       res.flushHeaders();
-      await writeStream(res, body, opts);
+      const abort = new AbortController();
+      if (opts.shutdownSignal.aborted) abort.abort();
+      streams.add(abort);
+      try {
+        await writeStream(res, body, abort, opts);
+      } finally {
+        streams.delete(abort);
+      }
       return;
     }
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
@@ -253,12 +314,17 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
   }
 }
 
-async function writeStream(res: ServerResponse, body: StreamBody, opts: ListenerOptions): Promise<void> {
-  const abort = new AbortController();
+function isStream(body: Reply["body"]): body is StreamBody {
+  return body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array);
+}
+
+async function writeStream(res: ServerResponse, body: StreamBody, abort: AbortController, opts: ListenerOptions): Promise<void> {
   const stop = () => abort.abort();
   res.once("close", stop);
-  opts.shutdownSignal.addEventListener("abort", stop, { once: true });
-  const aborted = new Promise<"aborted">((resolve) => abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (abort.signal.aborted) resolve("aborted");
+    else abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
   const timer = body.heartbeat ? setInterval(() => res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
   opts.streamOpened();
   let iterator: AsyncIterator<string> | undefined;
@@ -281,7 +347,6 @@ async function writeStream(res: ServerResponse, body: StreamBody, opts: Listener
   } finally {
     if (timer) clearInterval(timer);
     res.off("close", stop);
-    opts.shutdownSignal.removeEventListener("abort", stop);
     opts.streamClosed();
     void iterator?.return?.()?.catch(() => undefined);
   }

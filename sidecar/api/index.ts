@@ -4,7 +4,7 @@
  */
 import type { ApiApp, ApiDeps } from "./deps";
 import { errorResponse, notFound } from "./errors";
-import { createListener, Router, type ApiRequest } from "./http";
+import { createListener, Router, type ListenerOptions } from "./http";
 import { registerCancel } from "./routes/cancel";
 import { registerHealth } from "./routes/health";
 import { registerJob } from "./routes/job";
@@ -17,17 +17,9 @@ import { registerService } from "./routes/service";
 import { registerSubmit } from "./routes/submit";
 import { registerToken } from "./routes/token";
 
-/** Paths reachable without credentials even when auth is on (besides the web UI's shell and assets). */
-const AUTH_FREE_V1 = new Set(["/v1/token", "/v1/login/access-token"]);
-
 export function buildApi(deps: ApiDeps): ApiApp {
-  const app = new Router();
-  // Auth: every /v1 route and /metrics; the token routes and service/stop handle it themselves.
-  const guard = async (req: ApiRequest) => {
-    if (!AUTH_FREE_V1.has(req.path) && req.path !== "/v1/service/stop") await deps.auth.authenticate(req);
-  };
-  app.before("/v1", guard);
-  app.before("/metrics", guard);
+  // Every route needs the user unless it is registered as public; service/stop needs the owner.
+  const app = new Router((req, access) => deps.auth.authenticate(req, { required: access === "owner" }));
 
   registerToken(app, deps);
   registerService(app, deps);
@@ -44,9 +36,11 @@ export function buildApi(deps: ApiDeps): ApiApp {
 }
 
 /** The node:http request listener: request logs and metrics, the body limit, errors as JSON. */
-export function apiListener(app: ApiApp, { config, log, metrics, shutdownSignal }: ApiDeps) {
+export function apiListener(app: ApiApp, { config, log, metrics, shutdownSignal }: ApiDeps, reserveOnly?: ListenerOptions["reserveOnly"]) {
   return createListener(app, {
+    reserveOnly,
     maxBodyBytes: config.maxBodyBytes,
+    maxStreams: config.maxStreams,
     shutdownSignal,
     notFound,
     errorReply: (err, req) => errorResponse(err, log, req),

@@ -47,8 +47,9 @@ export function registerWeb(app: Router): void {
     app.get(route, (req) => ({
       status: 200,
       headers: { ...securityHeaders, "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
-      body: req.path === "/" ? rootShell : renderShell(req.path),
-    }));
+      // The browser resolves relative URLs on the raw path's slashes, which routingPath keeps.
+      body: req.routingPath === "/" ? rootShell : renderShell(req.routingPath),
+    }), { access: "public" });
   }
 
   app.get("/static/:name", (req) => {
@@ -64,5 +65,5 @@ export function registerWeb(app: Router): void {
       },
       body: asset.body,
     };
-  });
+  }, { access: "public" });
 }

@@ -57,8 +57,7 @@ async function authOnTestClock(h: Harness) {
   const clock = { now: Date.now() };
   const config = loadConfig(sidecarEnv(h.broker.uri, h.broker.size, h.creds, { FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "1" }));
   const auth = new Auth(config, () => clock.now);
-  const router = new Router();
-  router.before("/v1", (req) => auth.authenticate(req));
+  const router = new Router((req) => auth.authenticate(req));
   router.get("/v1/jobs", (req) => jsonResponse({ user: req.user }));
   const served = await serveRouter(router);
   servedRouters.push(served);

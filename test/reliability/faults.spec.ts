@@ -147,7 +147,10 @@ describe("reliability: broker faults", function () {
       await assertUnavailable(await h.api("/v1/jobs"), "GET /v1/jobs");
       const ready = await fetch(`${h.url}/readyz`);
       assert.equal(ready.status, 503);
-      assert.ok(((await ready.json()) as { reason: string }).reason.includes(proxy.socketPath), "readyz names the socket");
+      const { reason } = (await ready.json()) as { reason: string };
+      assert.match(reason, /socket cannot be reached \(ENOENT\)/, "readyz says why");
+      assert.ok(!reason.includes(proxy.socketPath), "readyz names no path to an unauthenticated caller");
+      assert.ok(h.logLines.some((line) => line.includes(proxy.socketPath)), "the log names the socket");
       assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
       await pollWhileDown(h, DOWNTIME_MS);
       await proxy.resume();

@@ -9,7 +9,7 @@ import { serveRouter, type ServedRouter } from "../support/serve-router";
 describe("web: routes", () => {
   let app: ServedRouter;
   before(async () => {
-    const router = new Router();
+    const router = new Router(() => Promise.reject(new Error("the web UI's routes are all public")));
     registerWeb(router);
     app = await serveRouter(router);
   });

@@ -1,17 +1,23 @@
-/** /healthz (the process is up) and /readyz (the broker answers, else 503 with the reason). */
+/** /healthz (the process is up) and /readyz (the broker answers, else 503 with a reason that names no path). */
 import type { ApiApp, ApiDeps } from "../deps";
+import { publicBrokerReason } from "../errors";
+import type { RouteOptions } from "../http";
 import { jsonResponse } from "../json";
 
-export function registerHealth(app: ApiApp, { service, metrics }: ApiDeps): void {
-  app.get("/healthz", () => jsonResponse({ status: "ok" }));
+/** Unauthenticated (probes carry no credentials) and answered even on connections past the cap. */
+const HEALTH: RouteOptions = { access: "public", reserve: true };
+
+export function registerHealth(app: ApiApp, { service, metrics, log }: ApiDeps): void {
+  app.get("/healthz", () => jsonResponse({ status: "ok" }), HEALTH);
   app.get("/readyz", async () => {
     try {
       await service.ready();
       metrics.brokerUp.set(1);
-      return jsonResponse({ status: "ready", uri: service.flux.uri });
+      return jsonResponse({ status: "ready" });
     } catch (err) {
       metrics.brokerUp.set(0);
-      return jsonResponse({ status: "unavailable", reason: (err as Error).message, uri: service.flux.uri }, 503);
+      log.debug({ err: (err as Error).message }, "not ready");
+      return jsonResponse({ status: "unavailable", reason: publicBrokerReason(err) }, 503);
     }
-  });
+  }, HEALTH);
 }

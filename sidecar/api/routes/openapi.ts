@@ -123,6 +123,6 @@ function renderDocs(): string {
 
 export function registerOpenApi(app: ApiApp): void {
   const docs = renderDocs();
-  app.get("/openapi.json", () => jsonResponse(openApiDocument));
-  app.get("/docs", () => ({ status: 200, headers: { "content-type": "text/html; charset=UTF-8" }, body: docs }));
+  app.get("/openapi.json", () => jsonResponse(openApiDocument), { access: "public" });
+  app.get("/docs", () => ({ status: 200, headers: { "content-type": "text/html; charset=UTF-8" }, body: docs }), { access: "public" });
 }

@@ -3,10 +3,9 @@ import type { ApiApp, ApiDeps } from "../deps";
 import { jsonResponse } from "../json";
 
 export function registerService(app: ApiApp, deps: ApiDeps): void {
-  app.post("/v1/service/stop", async (req) => {
-    await deps.auth.authenticate(req, { required: true });
+  app.post("/v1/service/stop", (req) => {
     deps.log.info({ user: req.user }, "service stop requested");
     deps.requestStop();
     return jsonResponse({ Message: "The service is stopping." });
-  });
+  }, { access: "owner" });
 }

@@ -6,11 +6,13 @@
  */
 import { ApiError } from "../errors";
 import type { ApiApp, ApiDeps } from "../deps";
-import type { ApiRequest } from "../http";
+import type { ApiRequest, RouteOptions } from "../http";
 import { jsonResponse } from "../json";
 import { parseJson } from "../../flux";
 
 const DENIED = { Message: "Denied" };
+/** These routes take credentials (or end a session): they cannot require them. */
+const PUBLIC: RouteOptions = { access: "public" };
 
 /** Fields of a JSON or form body; {} when there is none or it does not parse. */
 async function bodyFields(req: ApiRequest): Promise<Record<string, unknown>> {
@@ -40,7 +42,7 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
     auth.limiter.succeed(address);
     log.info({ user, address }, "access token issued");
     return jsonResponse({ access_token: await auth.issueAccessToken(user), token_type: "Bearer" });
-  });
+  }, PUBLIC);
 
   app.post("/v1/login/access-token", async (req) => {
     const address = auth.assertNotLimited(req);
@@ -51,7 +53,7 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
     }
     auth.limiter.succeed(address);
     return jsonResponse({ access_token: await auth.issueAccessToken(config.user), token_type: "bearer" });
-  });
+  }, PUBLIC);
 
   app.post("/ui/login", async (req) => {
     const address = auth.assertNotLimited(req);
@@ -65,11 +67,11 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
     auth.limiter.succeed(address);
     const accessToken = await auth.issueAccessToken(config.user);
     return jsonResponse({ user: config.user, csrfToken: auth.csrfToken(accessToken) }, 200, { "set-cookie": auth.sessionCookie(accessToken) });
-  });
+  }, PUBLIC);
 
   app.post("/ui/logout", () => {
     return jsonResponse({ authRequired: config.requireAuth, user: null, csrfToken: null }, 200, { "set-cookie": auth.clearedSessionCookie() });
-  });
+  }, PUBLIC);
 
   app.get("/ui/session", async (req) => {
     const session = await auth.session(req);
@@ -78,5 +80,5 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
       user: session?.user ?? null,
       csrfToken: session ? auth.csrfToken(session.accessToken) : null,
     });
-  });
+  }, PUBLIC);
 }
