@@ -122,6 +122,8 @@ export interface MiniClusterInput {
   tokenExpiresMinutes: number;
   /** Serve HTTPS from the sidecar with the certificate in the TLS Secret. */
   tls: boolean;
+  /** Settings for what stands in front of the sidecar (an ALB); none when clients reach it directly. */
+  frontEnvironment?: Record<string, string>;
 }
 
 export interface MiniClusterManifest {
@@ -171,6 +173,7 @@ function sidecarContainer(input: MiniClusterInput): MiniClusterContainer {
     HOST: "0.0.0.0",
     PORT: String(SIDECAR_PORT),
     ...SIDECAR_MALLOC_ENV,
+    ...input.frontEnvironment,
   };
   // The operator names the pod volume after configMapName but mounts the map key: they must match.
   const volumes: Record<string, ContainerVolume> = {

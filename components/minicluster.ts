@@ -28,6 +28,8 @@ export interface FluxMiniClusterArgs {
   secretKey?: pulumi.Output<string>;
   /** The sidecar serves HTTPS with this certificate and key (PEM). */
   tls?: { certificate: pulumi.Output<string>; key: pulumi.Output<string> };
+  /** Sidecar settings for the load balancer in front of it, if any. */
+  frontEnvironment?: Record<string, string>;
   /** The operator: its CRD must exist and it must be running before the MiniCluster is created. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -52,6 +54,7 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
       hasGpus: args.hasGpus,
       tokenExpiresMinutes: args.tokenExpiresMinutes,
       tls: args.tls !== undefined,
+      frontEnvironment: args.frontEnvironment,
     });
     const problems = operatorRuleViolations(this.manifest);
     if (problems.length) throw new Error(`The MiniCluster would be rejected by the Flux Operator: ${problems.join("; ")}`);

@@ -9,6 +9,21 @@ export const ALB_INGRESS_CLASS = "alb";
 /** Output streams are long-lived; the ALB's default idle timeout (60 s) would cut quiet ones. */
 export const ALB_IDLE_TIMEOUT_SECONDS = 300;
 
+/**
+ * The sidecar's settings for the ALB in front of it, derived here from the ALB's own: the rate
+ * limiter and the cookie read the client's address and scheme from the headers the ALB sets,
+ * idle keep-alive outlasts the ALB's (or it would reuse a closed connection: a 502), and every
+ * connection comes from the ALB's few addresses, so the per-address cap is the total one.
+ */
+export function albSidecarEnvironment(): Record<string, string> {
+  return {
+    FLUX_TRUST_PROXY: "true",
+    FLUX_KEEPALIVE_TIMEOUT_SECONDS: String(ALB_IDLE_TIMEOUT_SECONDS + 5),
+    FLUX_MAX_CONNECTIONS: "512",
+    FLUX_MAX_CONNECTIONS_PER_ADDRESS: "512",
+  };
+}
+
 export interface Endpoint {
   scheme: "http" | "https";
   host: string;

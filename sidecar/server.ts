@@ -108,6 +108,7 @@ export async function startSidecar(
     ? (await import("node:https")).createServer({ ...limits, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.headersTimeoutMs }, listener)
     : createHttpServer(limits, listener);
   gate.attach(server);
+  deps.metrics.trackConnections(gate);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { FluxOperator } from "../components/flux-operator";
 import { FluxMiniCluster } from "../components/minicluster";
 import { RestfulEndpoint } from "../components/restful-endpoint";
-import { AlbOptions, Endpoint, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
+import { AlbOptions, Endpoint, albSidecarEnvironment, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
 import type { Cloud, DeploymentConfig } from "../infra/config";
 
 /** Values from config secrets (absent ones are generated), the sidecar bundle and the operator manifest. */
@@ -51,6 +51,7 @@ export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, 
     token: inputs.fluxToken,
     secretKey: inputs.fluxSecretKey,
     tls,
+    frontEnvironment: options.alb ? albSidecarEnvironment() : undefined,
     dependsOn: [operator],
   });
   const endpoint = new RestfulEndpoint("api", {

@@ -20,6 +20,8 @@ export const SESSION_COOKIE = "flux_session";
 const ACCESS_SCOPE = "access";
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const VERIFIED_CACHE_SIZE = 1000;
+/** Revoked tokens are remembered until they expire; past this many, every token is revoked (new key). */
+const REVOKED_MAX = 10_000;
 
 /** Counts failed attempts per client address in a fixed window. */
 export class FailureLimiter {
@@ -65,19 +67,25 @@ export function unauthenticated(detail = "Not authenticated"): ApiError {
 
 export class Auth {
   readonly limiter: FailureLimiter;
-  private readonly accessKey: Uint8Array;
+  private accessKey: Uint8Array;
   private readonly compareKey = randomBytes(32);
   private readonly requestKey: Uint8Array | undefined;
   private readonly verified = new Map<string, { user: string; expiresAt: number }>();
+  /** jti -> expiry (ms) of tokens ended by a logout. */
+  private readonly revoked = new Map<string, number>();
 
   constructor(
     readonly config: SidecarConfig,
     private readonly now: () => number = Date.now,
   ) {
     this.limiter = new FailureLimiter(config.authMaxFailures, config.authWindowSeconds * 1000, now);
-    const ikm = config.secretKey ?? randomBytes(32).toString("hex");
-    this.accessKey = new Uint8Array(hkdfSync("sha256", ikm, randomBytes(32), "flux-sidecar access token v1", 32));
+    this.accessKey = this.newAccessKey();
     this.requestKey = config.secretKey ? new TextEncoder().encode(config.secretKey) : undefined;
+  }
+
+  private newAccessKey(): Uint8Array {
+    const ikm = this.config.secretKey ?? randomBytes(32).toString("hex");
+    return new Uint8Array(hkdfSync("sha256", ikm, randomBytes(32), "flux-sidecar access token v1", 32));
   }
 
   get loginConfigured(): boolean {
@@ -119,6 +127,7 @@ export class Auth {
     try {
       const { payload } = await jwtVerify(token, this.accessKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) });
       if (payload.scope !== ACCESS_SCOPE || payload.sub !== this.config.user || typeof payload.exp !== "number") return undefined;
+      if (payload.jti === undefined || this.revoked.has(payload.jti)) return undefined;
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
       this.verified.set(token, { user: payload.sub, expiresAt: payload.exp * 1000 });
       return payload.sub;
@@ -127,15 +136,43 @@ export class Auth {
     }
   }
 
-  /** The user of a valid token-request JWT {user, pass, scope:"token"}, or undefined. */
-  async verifyTokenRequest(jwt: string): Promise<string | undefined> {
-    if (!this.requestKey) return undefined;
+  /**
+   * Ends an access token before its expiry (logout): as a cookie and as a Bearer token alike.
+   * The list is bounded: when it is full of unexpired tokens, the signing key is replaced, which
+   * ends every token at once (everyone logs in again) rather than forgetting a revocation.
+   */
+  async revoke(token: string): Promise<void> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.accessKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) }));
+    } catch {
+      return; // invalid or expired: nothing to end
+    }
+    if (typeof payload.jti !== "string" || typeof payload.exp !== "number") return;
+    this.verified.delete(token);
+    const now = this.now();
+    for (const [jti, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(jti);
+    if (this.revoked.size >= REVOKED_MAX) {
+      this.accessKey = this.newAccessKey();
+      this.revoked.clear();
+      this.verified.clear();
+      return;
+    }
+    this.revoked.set(payload.jti, payload.exp * 1000);
+  }
+
+  /**
+   * A token-request JWT {user, pass, scope:"token"}: whether it is signed with FLUX_SECRET_KEY,
+   * and the user when its credentials are also right.
+   */
+  async verifyTokenRequest(jwt: string): Promise<{ signed: boolean; user?: string }> {
+    if (!this.requestKey) return { signed: false };
     try {
       const { payload } = await jwtVerify(jwt, this.requestKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) });
-      if (payload.scope !== "token" || !payload.user || !payload.pass) return undefined;
-      return this.checkCredentials(payload.user, payload.pass) ? (payload.user as string) : undefined;
+      if (payload.scope !== "token" || !payload.user || !payload.pass) return { signed: true };
+      return { signed: true, user: this.checkCredentials(payload.user, payload.pass) ? (payload.user as string) : undefined };
     } catch {
-      return undefined;
+      return { signed: false };
     }
   }
 
@@ -155,37 +192,43 @@ export class Auth {
     return req.remoteAddress;
   }
 
-  /** Throws 429 when the client has failed too often; use before checking credentials. */
-  assertNotLimited(req: ApiRequest): string {
-    const address = this.clientAddress(req);
-    const wait = this.limiter.retryAfter(address);
+  /** Throws 429 when the client (or `key`) has failed too often; use before checking credentials. */
+  assertNotLimited(req: ApiRequest, key = this.clientAddress(req)): string {
+    const wait = this.limiter.retryAfter(key);
     if (wait > 0) {
       throw new ApiError(429, { detail: "Too many failed authentication attempts; try again later." }, { "retry-after": String(wait) });
     }
-    return address;
+    return key;
+  }
+
+  /** The scheme the client used: https when TLS ends here, or at a trusted proxy that says so. */
+  clientUsesHttps(req: ApiRequest): boolean {
+    if (this.config.tls) return true;
+    if (!this.config.trustProxy) return false;
+    return req.header("x-forwarded-proto")?.split(",").pop()?.trim().toLowerCase() === "https";
   }
 
   /** The Set-Cookie header of a browser session holding `accessToken`. */
-  sessionCookie(accessToken: string): string {
+  sessionCookie(accessToken: string, req: ApiRequest): string {
     return stringifySetCookie({
       name: SESSION_COOKIE,
       value: accessToken,
       httpOnly: true,
       sameSite: "strict",
-      secure: Boolean(this.config.tls),
+      secure: this.clientUsesHttps(req),
       path: "/",
       maxAge: this.config.accessTokenExpiresMinutes * 60,
     });
   }
 
   /** The Set-Cookie header that ends the browser session. */
-  clearedSessionCookie(): string {
+  clearedSessionCookie(req: ApiRequest): string {
     return stringifySetCookie({
       name: SESSION_COOKIE,
       value: "",
       httpOnly: true,
       sameSite: "strict",
-      secure: Boolean(this.config.tls),
+      secure: this.clientUsesHttps(req),
       path: "/",
       maxAge: 0,
       expires: new Date(0),

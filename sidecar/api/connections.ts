@@ -1,10 +1,12 @@
 /**
  * Bounds on open connections, so idle or flooding clients cannot use up the process's file
- * descriptors and memory: a total cap, a per-address cap, and a small reserve past the total
- * where only the health routes answer (probes keep working while the server is full).
- * Connections past the reserve, or past their address's share, get a 503 and are closed at once.
+ * descriptors and memory: a total cap and a per-address cap. At the cap a new connection takes
+ * the place of the oldest one that has not sent a request yet (idle connections cannot crowd
+ * out real clients); when every connection is in use, a small reserve past the cap answers only
+ * the health routes. Past that, or past its address's share, a connection gets a 503 and is
+ * closed at once.
  */
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { Socket } from "node:net";
 
 /** Connections past the cap that may still reach the health routes. */
@@ -31,13 +33,17 @@ export class ConnectionGate {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly reserve = new Set<string>();
+  /** Connections that have not sent a request yet, oldest first. */
+  private readonly unused = new Map<string, { socket: Socket; release(): void }>();
   refused = 0;
+  evicted = 0;
 
   constructor(private readonly limits: ConnectionLimits) {}
 
   /** Counts every connection of `server` from now on. */
   attach(server: Server): void {
     server.on("connection", (socket: Socket) => this.admit(socket));
+    server.on("request", (req: IncomingMessage) => this.unused.delete(peerKey(req.socket)));
   }
 
   /** True for a connection admitted into the health reserve. */
@@ -50,6 +56,7 @@ export class ConnectionGate {
   private admit(socket: Socket): void {
     const address = socket.remoteAddress ?? "unknown";
     const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.open >= this.limits.maxConnections && fromAddress < this.limits.maxConnectionsPerAddress) this.evictOldestUnused();
     if (this.open >= this.limits.maxConnections + HEALTH_RESERVE || fromAddress >= this.limits.maxConnectionsPerAddress) {
       this.refused++;
       if (this.limits.tls) socket.destroy();
@@ -63,12 +70,28 @@ export class ConnectionGate {
     if (this.open >= this.limits.maxConnections) this.reserve.add(key);
     this.open++;
     this.perAddress.set(address, fromAddress + 1);
-    socket.once("close", () => {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
       this.open--;
       this.reserve.delete(key);
+      this.unused.delete(key);
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.perAddress.set(address, left);
       else this.perAddress.delete(address);
-    });
+    };
+    this.unused.set(key, { socket, release });
+    socket.once("close", release);
+  }
+
+  private evictOldestUnused(): void {
+    const oldest = this.unused.entries().next();
+    if (oldest.done) return;
+    const { socket, release } = oldest.value[1];
+    this.evicted++;
+    // Freed now, not on the close event a tick later, so the new connection takes its place.
+    release();
+    socket.destroy();
   }
 }

@@ -1,5 +1,6 @@
 /** Prometheus metrics on a registry per server (tests run several servers in one process). */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ConnectionGate } from "./connections";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -29,5 +30,19 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "flux_sidecar_" });
+  }
+
+  /** Connection counts, read from the gate when scraped. */
+  trackConnections(gate: ConnectionGate): void {
+    const registers = [this.registry];
+    new Gauge({ name: "flux_sidecar_connections_open", help: "Open HTTP connections", registers, collect() {
+      this.set(gate.openConnections);
+    } });
+    new Gauge({ name: "flux_sidecar_connections_refused", help: "Connections refused at the caps since start", registers, collect() {
+      this.set(gate.refused);
+    } });
+    new Gauge({ name: "flux_sidecar_connections_evicted", help: "Unused connections closed to admit new ones since start", registers, collect() {
+      this.set(gate.evicted);
+    } });
   }
 }

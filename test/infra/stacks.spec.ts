@@ -6,7 +6,7 @@ import { ConfigError } from "../../infra/config";
 import { BundleMissingError } from "../../infra/program";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../../components/flux-operator.build";
 import { LB_CONTROLLER, serviceAccountSubject } from "../../components/lb-controller.build";
-import { MiniClusterManifest, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
+import { MiniClusterManifest, SIDECAR_CONTAINER, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { BUNDLE_PATH, Evaluation, evaluate, lastDeclared, ofType, one, tempFile } from "./harness";
 import { FAKE_BUNDLE, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
@@ -44,6 +44,10 @@ async function assertOutputs(outputs: StackOutputs): Promise<void> {
     assert.equal(await pulumi.isSecret(outputs[name]), true, `${name} must be secret`);
   }
   assert.equal(await valueOf(outputs.token), GENERATED_TOKEN);
+}
+
+function sidecarOf(ev: Evaluation) {
+  return (one(ev.resources, T.miniCluster).inputs as MiniClusterManifest).spec.containers.find((c) => c.name === SIDECAR_CONTAINER)!;
 }
 
 /** The checks every stack shares: the MiniCluster, its Secret and ConfigMap, the operator, no leaked credential. */
@@ -116,6 +120,10 @@ describe("infra stacks (mocked)", function () {
       const mc = assertFluxRestful(ev);
       assert.equal(mc.spec.size, 4);
       assert.equal(ofType(ev.resources, T.ingress).length, 0);
+    });
+
+    it("trusts no forwarding headers: clients reach the sidecar directly", () => {
+      assert.equal(sidecarOf(ev).environment!.FLUX_TRUST_PROXY, undefined);
     });
 
     it("creates nothing on AWS", () => assertNoneFrom(ev, "aws:", "eks:"));
@@ -209,6 +217,15 @@ describe("infra stacks (mocked)", function () {
     });
 
     it("deploys the operator and the MiniCluster, credentials only in the Secret", () => { assertFluxRestful(ev); });
+
+    it("tells the sidecar about the ALB: client address and scheme from its headers, keep-alive past its idle timeout", () => {
+      const env = sidecarOf(ev).environment!;
+      const ingress = one(ev.resources, T.ingress).inputs;
+      const albIdle = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec(ingress.metadata.annotations["alb.ingress.kubernetes.io/load-balancer-attributes"])![1]);
+      assert.equal(env.FLUX_TRUST_PROXY, "true");
+      assert.ok(Number(env.FLUX_KEEPALIVE_TIMEOUT_SECONDS) > albIdle, `keep-alive ${env.FLUX_KEEPALIVE_TIMEOUT_SECONDS} s vs ALB idle ${albIdle} s`);
+      assert.equal(env.FLUX_MAX_CONNECTIONS_PER_ADDRESS, env.FLUX_MAX_CONNECTIONS, "every connection comes from the ALB");
+    });
 
     it("creates nothing on Google Cloud", () => assertNoneFrom(ev, "gcp:"));
 

@@ -34,7 +34,9 @@ export const FULL_PROFILE: StressProfile = {
 export const SHORT_PROFILE: StressProfile = {
   label: "stress (short)",
   clients: 8,
-  durationMs: 20_000,
+  // Ended by the request count, so both RSS samples are always taken; the time is only a cap (a
+  // busy machine once ran out of a 20 s window before the second sample, which failed the run).
+  durationMs: 180_000,
   maxRequests: 3_000,
   // Sampled once the heap has warmed up (after 1.5k requests), and again after 3k.
   rssCheckpoints: [1_500, 3_000],

@@ -4,6 +4,7 @@
  * "Authorize" uses), and the browser session: POST /ui/login, POST /ui/logout, GET /ui/session.
  * Failures count against the client address; past the limit the answer is 429 + Retry-After.
  */
+import { SESSION_COOKIE } from "../auth";
 import { ApiError } from "../errors";
 import type { ApiApp, ApiDeps } from "../deps";
 import type { ApiRequest, RouteOptions } from "../http";
@@ -11,6 +12,8 @@ import { jsonResponse } from "../json";
 import { parseJson } from "../../flux";
 
 const DENIED = { Message: "Denied" };
+/** The limiter's key for token requests signed with FLUX_SECRET_KEY (never an address). */
+const SIGNED_HANDSHAKE = "signed-handshake";
 /** These routes take credentials (or end a session): they cannot require them. */
 const PUBLIC: RouteOptions = { access: "public" };
 
@@ -30,16 +33,24 @@ async function bodyFields(req: ApiRequest): Promise<Record<string, unknown>> {
 
 export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void {
   app.post("/v1/token", async (req) => {
-    const address = auth.assertNotLimited(req);
     const header = req.header("authorization");
-    if (!header) return jsonResponse(DENIED, 400);
-    const user = await auth.verifyTokenRequest(header.trim().split(/\s+/).pop() ?? "");
-    if (!user) {
-      auth.limiter.fail(address);
-      log.warn({ address }, "token request denied");
+    if (!header) {
+      auth.assertNotLimited(req);
       return jsonResponse(DENIED, 400);
     }
-    auth.limiter.succeed(address);
+    const { signed, user } = await auth.verifyTokenRequest(header.trim().split(/\s+/).pop() ?? "");
+    // A request signed with the shared secret comes from one of its holders: guesses without it
+    // from a shared address (a NAT, a proxy) cannot lock it out. Its own failures count against
+    // its address and against a limit of all signed requests.
+    const address = auth.clientAddress(req);
+    const key = auth.assertNotLimited(req, signed ? SIGNED_HANDSHAKE : address);
+    if (!user) {
+      auth.limiter.fail(address);
+      if (signed) auth.limiter.fail(SIGNED_HANDSHAKE);
+      log.warn({ address, signed }, "token request denied");
+      return jsonResponse(DENIED, 400);
+    }
+    auth.limiter.succeed(key);
     log.info({ user, address }, "access token issued");
     return jsonResponse({ access_token: await auth.issueAccessToken(user), token_type: "Bearer" });
   }, PUBLIC);
@@ -66,11 +77,14 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
     }
     auth.limiter.succeed(address);
     const accessToken = await auth.issueAccessToken(config.user);
-    return jsonResponse({ user: config.user, csrfToken: auth.csrfToken(accessToken) }, 200, { "set-cookie": auth.sessionCookie(accessToken) });
+    return jsonResponse({ user: config.user, csrfToken: auth.csrfToken(accessToken) }, 200, { "set-cookie": auth.sessionCookie(accessToken, req) });
   }, PUBLIC);
 
-  app.post("/ui/logout", () => {
-    return jsonResponse({ authRequired: config.requireAuth, user: null, csrfToken: null }, 200, { "set-cookie": auth.clearedSessionCookie() });
+  app.post("/ui/logout", async (req) => {
+    // The token ends on the server too: a copy of the cookie, or its value as a Bearer token, stops working.
+    const accessToken = req.cookie(SESSION_COOKIE);
+    if (accessToken) await auth.revoke(accessToken);
+    return jsonResponse({ authRequired: config.requireAuth, user: null, csrfToken: null }, 200, { "set-cookie": auth.clearedSessionCookie(req) });
   }, PUBLIC);
 
   app.get("/ui/session", async (req) => {
