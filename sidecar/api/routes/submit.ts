@@ -95,7 +95,7 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
     } catch (err) {
       if (err instanceof ApiError && err.status === 504 && !replayed) {
         outcome.then(
-          (lateId) => log.warn({ id: lateId, idempotencyKey: key, user }, "a submit answered 504 (outcome unknown) created its job after all"),
+          (lateId) => log.warn({ id: String(lateId), idempotencyKey: key, user }, "a submit answered 504 (outcome unknown) created its job after all"),
           () => undefined,
         );
       }
