@@ -7,7 +7,7 @@ import { createSpinner } from "nanospinner";
 import { FluxRestfulClient } from "./client";
 import { resolveConnection, type ConnectionFlags } from "./cli/connection";
 import { jobInfoTable, jobsTable, table } from "./cli/format";
-import { WaitTimeoutError } from "./errors";
+import { SubmitOutcomeUnknownError, WaitTimeoutError } from "./errors";
 import { formatF58, parseJobId } from "./ids";
 import { stringifyJson } from "./json";
 import type { JobInfo, SubmitOptions } from "./types";
@@ -24,6 +24,8 @@ interface GlobalFlags extends ConnectionFlags {
 
 const USAGE_ERROR = 2;
 const FAILURE = 1;
+/** A submit that may or may not have created its job (EX_TEMPFAIL). */
+const OUTCOME_UNKNOWN = 75;
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("expected a positive integer");
@@ -150,8 +152,20 @@ class Cli {
       runtime: flags.time,
       optionFlags: pairs(flags.setopt, "-o", "1"),
       name: flags.name,
+      idempotencyKey: flags.idempotencyKey,
     };
-    const { id } = await client.submit(options);
+    let id: bigint;
+    try {
+      ({ id } = await client.submit(options));
+    } catch (err) {
+      if (!(err instanceof SubmitOutcomeUnknownError)) throw err;
+      this.exitCode = OUTCOME_UNKNOWN;
+      const next = err.idempotencyKey
+        ? `to retry safely, run the same command with --idempotency-key ${err.idempotencyKey}`
+        : "check `flux-restful jobs` before submitting again";
+      this.io.stderr.write(`flux-restful: the job may or may not have been created (${err.cause.message})\n${next}\n`);
+      return;
+    }
     if (flags.json && !flags.wait && !flags.follow) this.printJson({ id, f58: formatF58(id) });
     else if (!flags.json) this.io.stderr.write(`submitted job ${id} (${formatF58(id)})\n`);
     if (flags.follow) await this.follow(client, id, flags);
@@ -226,6 +240,7 @@ class Cli {
       .addOption(new Option("-t, --time <duration>", "time limit: 90s, 5m, 1.5h, 2d (bare number = minutes)").argParser(parseDuration))
       .option("-o, --setopt <KEY[=VALUE]>", "set a flux shell option (repeatable)", collect)
       .option("--name <name>", "job name (servers that support it)")
+      .option("--idempotency-key <key>", "retry a submit whose outcome was unknown: the key it printed (servers that support it)")
       .option("--wait", "wait for the job; exit with its return code")
       .option("--follow", "print the job's output as it runs; exit with its return code")
       .action(run((cmd: string[], flags: GlobalFlags & SubmitFlags) => this.submit(cmd, flags)));
@@ -267,6 +282,7 @@ interface SubmitFlags {
   time?: number;
   setopt?: string[];
   name?: string;
+  idempotencyKey?: string;
   wait?: boolean;
   follow?: boolean;
 }

@@ -6,9 +6,18 @@
  * validate credentials", re-authenticates once. A `WWW-Authenticate: Basic` challenge, or a Bearer
  * challenge when no secret key is known, is answered with Basic user:token.
  */
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SignJWT } from "jose";
-import { ApiError, AuthenticationError, ConnectionError, FluxRestfulError, JobNotFoundError, WaitTimeoutError } from "./errors";
+import {
+  ApiError,
+  AuthenticationError,
+  ConnectionError,
+  FluxRestfulError,
+  JobNotFoundError,
+  SubmitOutcomeUnknownError,
+  WaitTimeoutError,
+} from "./errors";
 import { parseJobId, type JobIdLike } from "./ids";
 import { parseJson } from "./json";
 import { LineAssembler } from "./lines";
@@ -83,7 +92,7 @@ export class FluxRestfulClient {
   private readonly transport: Transport;
   private authorization?: string;
   private login?: Promise<void>;
-  private nameSupport?: Promise<boolean>;
+  private features?: Promise<{ name: boolean; idempotencyKey: boolean }>;
   private readonly pollIntervalMs: number;
   private readonly retries: number;
 
@@ -213,12 +222,23 @@ export class FluxRestfulClient {
     return body as JobInfo;
   }
 
+  /**
+   * Submits a job. Where the server honours Idempotency-Key (its OpenAPI document says so) the
+   * submit carries one key, options.idempotencyKey or a new UUID, on every attempt, so it is
+   * retried like a GET and never runs twice. When the outcome stays unknown (out of retries, or a
+   * server without keys) it throws SubmitOutcomeUnknownError rather than a plain failure.
+   */
   async submit(options: SubmitOptions): Promise<SubmitResult> {
     const command = Array.isArray(options.command) ? options.command.map(shellQuote).join(" ") : options.command;
     if (!command.trim()) throw new FluxRestfulError("a command is required");
-    if (options.name !== undefined && !(await this.acceptsJobName())) {
+    const features = await this.submitFeatures();
+    if (options.name !== undefined && !features.name) {
       throw new FluxRestfulError(`${this.origin} does not accept a job name (its OpenAPI document lists none for submit)`);
     }
+    if (options.idempotencyKey !== undefined && !features.idempotencyKey) {
+      throw new FluxRestfulError(`${this.origin} does not honour idempotency keys (its OpenAPI document lists no Idempotency-Key for submit)`);
+    }
+    const key = features.idempotencyKey ? (options.idempotencyKey ?? randomUUID()) : undefined;
     const flags = Object.entries(options.optionFlags ?? {});
     const query: Record<string, QueryValue> = {
       command,
@@ -234,27 +254,46 @@ export class FluxRestfulClient {
     };
     // The API reads every field from the query and takes the JSON body as the envars dict.
     const json = options.envars && Object.keys(options.envars).length ? options.envars : undefined;
-    const body = (await this.callJson({ method: "POST", path: "v1/jobs/submit", query, json })) as { id: JobIdLike; Message?: string };
+    const headers = key ? { "idempotency-key": `"${key}"` } : undefined;
+    let body: { id: JobIdLike; Message?: string };
+    try {
+      body = (await this.callJson({ method: "POST", path: "v1/jobs/submit", query, json, headers })) as typeof body;
+    } catch (err) {
+      throw this.outcomeUnknown(err, key) ?? err;
+    }
     return { id: parseJobId(body.id), message: body.Message ?? "" };
   }
 
-  /** Whether the server's OpenAPI document lists `name` for submit (our sidecar does). */
-  private acceptsJobName(): Promise<boolean> {
-    this.nameSupport ??= (async () => {
+  /** A SubmitOutcomeUnknownError for a submit failure after which the job may exist; else undefined. */
+  private outcomeUnknown(err: unknown, key: string | undefined): SubmitOutcomeUnknownError | undefined {
+    const unknown = err instanceof ConnectionError ? err.maybeSent : err instanceof ApiError && (err.status === 502 || err.status === 504);
+    if (!unknown) return undefined;
+    const what = `the job may or may not have been created (${(err as Error).message})`;
+    const next = key
+      ? `submitting the same options again with idempotency key ${key} is safe: the server answers the job it created, if any`
+      : `check the job list before submitting again (${this.origin} does not honour idempotency keys)`;
+    return new SubmitOutcomeUnknownError(`${what}; ${next}`, key, err as FluxRestfulError);
+  }
+
+  /** What the server's OpenAPI document lists for submit: a `name` field, the Idempotency-Key header (our sidecar has both). */
+  private submitFeatures(): Promise<{ name: boolean; idempotencyKey: boolean }> {
+    this.features ??= (async () => {
       const doc = (await this.callJson({ method: "GET", path: "openapi.json" }).catch(() => undefined)) as
         | { paths?: Record<string, { post?: OpenApiOperation }>; components?: { schemas?: Record<string, OpenApiSchema> } }
         | undefined;
       const op = doc?.paths?.["/v1/jobs/submit"]?.post;
-      if (!op) return false;
-      if (op.parameters?.some((p) => p.name === "name")) return true;
+      if (!op) return { name: false, idempotencyKey: false };
+      const idempotencyKey = Boolean(op.parameters?.some((p) => p.in === "header" && p.name?.toLowerCase() === "idempotency-key"));
+      if (op.parameters?.some((p) => p.name === "name")) return { name: true, idempotencyKey };
       const content = Object.values(op.requestBody?.content ?? {});
-      return content.some(({ schema }) => {
+      const name = content.some(({ schema }) => {
         const ref = schema?.$ref?.split("/").pop();
         const resolved = ref ? doc?.components?.schemas?.[ref] : schema;
         return Boolean(resolved?.properties && "name" in resolved.properties);
       });
+      return { name, idempotencyKey };
     })();
-    return this.nameSupport;
+    return this.features;
   }
 
   /** The job's output so far (our sidecar) or once it is complete (the Python server blocks). */
@@ -437,6 +476,6 @@ interface OpenApiSchema {
 }
 
 interface OpenApiOperation {
-  parameters?: Array<{ name?: string }>;
+  parameters?: Array<{ name?: string; in?: string }>;
   requestBody?: { content?: Record<string, { schema?: OpenApiSchema }> };
 }

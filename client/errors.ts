@@ -6,6 +6,30 @@ export class FluxRestfulError extends Error {
 /** The host could not be reached (refused, reset, DNS, timeout) after the retries. */
 export class ConnectionError extends FluxRestfulError {
   override name = "ConnectionError";
+  constructor(
+    message: string,
+    /** The request may have reached the server (reset, timed out) rather than surely not (refused, DNS). */
+    readonly maybeSent = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A submit whose outcome the client cannot know: the server (or the way to it) failed after the
+ * request may have reached it. With `idempotencyKey`, submitting the same options again with that
+ * key is safe (the server answers the job it created, if any); without, look for the job first.
+ */
+export class SubmitOutcomeUnknownError extends FluxRestfulError {
+  override name = "SubmitOutcomeUnknownError";
+  constructor(
+    message: string,
+    /** Set when the server honours Idempotency-Key: the key this submit was sent with. */
+    readonly idempotencyKey: string | undefined,
+    override readonly cause: FluxRestfulError,
+  ) {
+    super(message);
+  }
 }
 
 /** The server refused the credentials, or asked for credentials the client does not have. */

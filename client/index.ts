@@ -7,6 +7,7 @@ export {
   FluxRestfulError,
   InvalidJobIdError,
   JobNotFoundError,
+  SubmitOutcomeUnknownError,
   WaitTimeoutError,
 } from "./errors";
 export { formatF58, parseJobId, type JobIdLike } from "./ids";

@@ -1,6 +1,7 @@
 /**
  * One HTTP exchange with bounded retries: network errors, 429 and 5xx are retried with
- * exponential backoff (honouring Retry-After), each attempt under its own timeout.
+ * exponential backoff (honouring Retry-After), each attempt under its own timeout. GETs and POSTs
+ * with an Idempotency-Key are retried on all of them; other POSTs only when they surely did not run.
  * Authentication is the caller's business (client.ts); this layer only moves bytes.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -59,6 +60,10 @@ const TRANSIENT = new Set([
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const NOT_SENT_STATUS = new Set([429, 503]);
 
+function hasIdempotencyKey(headers: Record<string, string> | undefined): boolean {
+  return Object.keys(headers ?? {}).some((name) => name.toLowerCase() === "idempotency-key");
+}
+
 /** The error code and the innermost message of a fetch failure (undici nests the cause). */
 function describeFailure(err: unknown): { code?: string; message: string } {
   let cause: unknown = err;
@@ -116,7 +121,9 @@ export class Transport {
   }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
-    const idempotent = request.method === "GET";
+    // A POST carrying an Idempotency-Key is as safe to resend as a GET: the server answers a
+    // repeat with the outcome of the first (only send the key to servers that honour it).
+    const idempotent = request.method === "GET" || hasIdempotencyKey(request.headers);
     for (let attempt = 0; ; attempt++) {
       const canRetry = attempt < this.options.retries;
       let response: HttpResponse;
@@ -128,7 +135,8 @@ export class Transport {
         const retryable = code !== undefined && (idempotent ? TRANSIENT : NOT_SENT).has(code);
         if (!canRetry || !retryable) {
           const what = (code && DESCRIPTIONS[code]) ?? message;
-          throw new ConnectionError(`cannot reach ${this.origin}: ${what}${code && !what.includes(code) ? ` (${code})` : ""}`);
+          const maybeSent = code === undefined || !NOT_SENT.has(code);
+          throw new ConnectionError(`cannot reach ${this.origin}: ${what}${code && !what.includes(code) ? ` (${code})` : ""}`, maybeSent);
         }
         await sleep(this.backoff(attempt), undefined, { signal: request.signal });
         continue;

@@ -51,6 +51,11 @@ export interface SubmitOptions {
   envars?: Record<string, string>;
   /** Job name; only sent to servers whose OpenAPI document lists it for submit. */
   name?: string;
+  /**
+   * The submit's Idempotency-Key (default: a new UUID per call). Give the key of a submit that
+   * ended in SubmitOutcomeUnknownError to retry it safely. Only sent to servers that honour it.
+   */
+  idempotencyKey?: string;
 }
 
 export interface SubmitResult {
@@ -99,7 +104,7 @@ export interface ClientOptions {
   secretKey?: string;
   /** Per-request timeout (default 30 s). Output and streams are not bounded by it. */
   timeoutMs?: number;
-  /** Retries of network errors, 429 and 5xx (default 5). */
+  /** Retries of network errors, 429 and 5xx (default 5); a submit only where it cannot run twice. */
   retries?: number;
   /** First backoff delay (default 200 ms), doubling up to maxDelayMs (default 5 s). */
   minDelayMs?: number;

@@ -34,6 +34,9 @@ export interface SidecarConfig {
   maxBodyBytes: number;
   authMaxFailures: number;
   authWindowSeconds: number;
+  /** How long an Idempotency-Key of a submit is honoured, and how many keys are kept at most. */
+  idempotencyWindowSeconds: number;
+  idempotencyMaxKeys: number;
   /**
    * Behind a proxy that appends the client's address to X-Forwarded-For and sets
    * X-Forwarded-Proto (an ALB): the limiter keys on the last hop, the cookie follows the scheme.
@@ -163,6 +166,8 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     maxBodyBytes: parseInteger("FLUX_MAX_BODY_BYTES", env.FLUX_MAX_BODY_BYTES, 1024 * 1024, 1024, 64 * 1024 * 1024),
     authMaxFailures: parseInteger("FLUX_AUTH_MAX_FAILURES", env.FLUX_AUTH_MAX_FAILURES, 10, 1, 1_000_000),
     authWindowSeconds: parseInteger("FLUX_AUTH_WINDOW_SECONDS", env.FLUX_AUTH_WINDOW_SECONDS, 300, 1, 86400),
+    idempotencyWindowSeconds: parseInteger("FLUX_IDEMPOTENCY_WINDOW_SECONDS", env.FLUX_IDEMPOTENCY_WINDOW_SECONDS, 3600, 1, 86400),
+    idempotencyMaxKeys: parseInteger("FLUX_IDEMPOTENCY_MAX_KEYS", env.FLUX_IDEMPOTENCY_MAX_KEYS, 10_000, 1, 1_000_000),
     trustProxy: parseBool("FLUX_TRUST_PROXY", env.FLUX_TRUST_PROXY, false),
     maxConnections: parseInteger("FLUX_MAX_CONNECTIONS", env.FLUX_MAX_CONNECTIONS, 512, 1, 100_000),
     maxConnectionsPerAddress: parseInteger("FLUX_MAX_CONNECTIONS_PER_ADDRESS", env.FLUX_MAX_CONNECTIONS_PER_ADDRESS, 64, 1, 100_000),

@@ -264,8 +264,12 @@ export class FluxApiService {
     return errors;
   }
 
-  /** Validates, builds the jobspec (curated environment, never the server's) and submits. */
-  async submit(req: SubmitRequest, user: string | undefined): Promise<bigint> {
+  /**
+   * Validates, builds the jobspec (curated environment, never the server's) and submits.
+   * `replyWaitMs` bounds the wait for job-ingest's reply (default: the client's call timeout):
+   * the HTTP answer may give up sooner, while the submission goes on to learn its job id.
+   */
+  async submit(req: SubmitRequest, user: string | undefined, opts: { replyWaitMs?: number } = {}): Promise<bigint> {
     if (!req.command || (Array.isArray(req.command) && req.command.length === 0)) {
       throw new ApiError(400, { Message: "A 'command' is minimally required." });
     }
@@ -295,7 +299,7 @@ export class FluxApiService {
       throw err;
     }
     try {
-      return await this.flux.submit(jobspec);
+      return await this.flux.submit(jobspec, { timeoutMs: opts.replyWaitMs });
     } catch (err) {
       if (err instanceof FluxError) {
         throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });

@@ -28,17 +28,23 @@ export interface FluxClientOptions {
   maxMessageBytes?: number;
 }
 
+/** The per-call timeout when none is given. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 export class FluxClient {
   readonly uri: string;
   readonly socketPath: string;
+  /** The per-call timeout in ms (0: none). */
+  readonly timeoutMs: number;
   private readonly rpc: RpcClient;
   private owner: Promise<number> | undefined;
 
   constructor(opts: FluxClientOptions = {}) {
     this.uri = resolveFluxUri(opts.uri);
     this.socketPath = socketPathFromUri(this.uri);
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.rpc = new RpcClient(this.socketPath, {
-      timeoutMs: opts.timeoutMs,
+      timeoutMs: this.timeoutMs,
       connectTimeoutMs: opts.connectTimeoutMs,
       backoff: opts.backoff,
       maxMessageBytes: opts.maxMessageBytes,

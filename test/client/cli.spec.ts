@@ -128,6 +128,17 @@ describe("flux-restful CLI", () => {
     assert.match(named.stderr, /does not accept a job name/);
   });
 
+  it("says when a submit's outcome is unknown, and exits 75 without resending it", async () => {
+    server.failNext(1, 504, {}, "/v1/jobs/submit");
+    const result = await runCli(["submit", ...host, "--", "true"]);
+    assert.equal(result.code, 75);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^flux-restful: the job may or may not have been created \(injected \(HTTP 504\)\)\ncheck `flux-restful jobs` before submitting again\n$/);
+    assert.equal(server.requests.filter((r) => r.path === "/v1/jobs/submit").length, 1);
+    const keyed = await runCli(["submit", ...host, "--idempotency-key", "k1", "--", "true"]);
+    assert.deepEqual(keyed, { code: 1, stdout: "", stderr: `flux-restful: ${server.url} does not honour idempotency keys (its OpenAPI document lists no Idempotency-Key for submit)\n` });
+  });
+
   it("maps a job's returncode to an exit code", () => {
     const cases: Array<[number | "", string, number]> = [
       [0, "COMPLETED", 0],

@@ -12,6 +12,7 @@ import {
   FluxRestfulError,
   InvalidJobIdError,
   JobNotFoundError,
+  SubmitOutcomeUnknownError,
   WaitTimeoutError,
   formatF58,
   parseJobId,
@@ -172,10 +173,27 @@ describe("client library", () => {
       assert.equal((await impatient.nodes()).length, 4);
       server.stallNext(2, 400);
       await assert.rejects(impatient.nodes(), (err: Error) => err instanceof ConnectionError && /timed out/.test(err.message));
+      await impatient.submit({ command: "true" }); // reads the OpenAPI document: no Idempotency-Key here
       server.stallNext(1, 400);
       const before = server.requests.length;
-      await assert.rejects(impatient.submit({ command: "true" }), ConnectionError);
+      await assert.rejects(impatient.submit({ command: "true" }), (err: Error) => {
+        assert.ok(err instanceof SubmitOutcomeUnknownError, String(err));
+        assert.equal(err.idempotencyKey, undefined);
+        assert.match(err.message, /^the job may or may not have been created \(cannot reach .*: timed out \(TIMEOUT\)\); check the job list before submitting again/);
+        return true;
+      });
       assert.equal(server.requests.length - before, 1, "a submit that timed out may have run: not resent");
+    });
+
+    it("retries a POST with an Idempotency-Key like a GET; other POSTs only when surely not sent", async () => {
+      const transport = new Transport({ baseUrl: server.url, timeoutMs: 5000, retries: 3, minDelayMs: 5 });
+      const count = () => server.requests.filter((r) => r.path === "/v1/nodes").length;
+      server.failNext(3, 504);
+      const keyed = await transport.send({ method: "POST", path: "v1/nodes", headers: { "Idempotency-Key": '"k1"' } });
+      assert.deepEqual([keyed.status, count()], [405, 4], "three 504s, then the route's own answer");
+      server.failNext(1, 502);
+      assert.equal((await transport.send({ method: "POST", path: "v1/nodes" })).status, 502);
+      assert.equal(count(), 5, "a plain POST answered 502 may have run: not resent");
     });
 
     it("gives up waiting after the timeout", async () => {
@@ -202,6 +220,7 @@ describe("client library", () => {
       const started = Date.now();
       await client.nodes();
       assert.ok(Date.now() - started >= 950, "waited for Retry-After");
+      await client.submit({ command: "true" }); // reads the OpenAPI document first
       server.failNext(1, 500);
       const before = server.requests.length;
       await assert.rejects(client.submit({ command: "true" }), (err: ApiError) => err.status === 500);

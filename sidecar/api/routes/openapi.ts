@@ -2,7 +2,7 @@
 import type { ApiApp } from "../deps";
 import { jsonResponse } from "../json";
 
-type Param = [name: string, where: "query" | "path", type: "string" | "integer" | "boolean", description: string];
+type Param = [name: string, where: "query" | "path" | "header", type: "string" | "integer" | "boolean", description: string];
 
 const jobId: Param = ["id", "path", "string", "Job id: decimal or F58 (ƒ… / f…), also hex or dotted hex"];
 const json = (description: string) => ({ description, content: { "application/json": { schema: { type: "object" } } } });
@@ -35,6 +35,14 @@ const submitParams: Param[] = [
   ["workdir", "query", "string", "Working directory"],
   ["name", "query", "string", "Job name (default: the command's basename)"],
   ["runtime", "query", "integer", "Time limit in seconds (0 = unlimited)"],
+  [
+    "Idempotency-Key",
+    "header",
+    "string",
+    "Makes retries safe (draft-ietf-httpapi-idempotency-key-header): 1-128 characters of A-Z a-z 0-9 . _ ~ : + / = -, e.g. a UUID, " +
+      "optionally in double quotes. The same key with the same request, within FLUX_IDEMPOTENCY_WINDOW_SECONDS, answers the same job " +
+      "(header Idempotent-Replayed: true) and never creates a second one; with a different request it is a 422",
+  ],
 ];
 
 export const openApiDocument = {
@@ -72,6 +80,16 @@ export const openApiDocument = {
     },
     "/v1/jobs/submit": {
       post: op("Submit a job", submitParams, json('{"Message":"Job submit.","id":<integer>}'), {
+        responses: {
+          "200": json('{"Message":"Job submit.","id":<integer>}'),
+          ...errors,
+          "400": json("Invalid input: {Message} or {Message, Errors[]}, or an invalid Idempotency-Key ({detail})"),
+          "422": json("A parameter has the wrong type, or the Idempotency-Key was used for a different request ({detail})"),
+          "504": json(
+            'The broker did not answer in time and the job may exist: {detail, outcome:"unknown", idempotency_key} (retry with the same key) ' +
+              "or, without a key, {detail, outcome:\"unknown\", check:{path, name, submitted_after}} (look for the job before resubmitting)",
+          ),
+        },
         requestBody: { required: false, content: { "application/json": { schema: { type: "object" } }, "application/x-www-form-urlencoded": { schema: { type: "object" } } } },
       }),
     },

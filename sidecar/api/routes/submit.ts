@@ -1,10 +1,12 @@
 /** POST /v1/jobs/submit: fields from the query, a JSON body or a form body. */
+import { Gauge } from "prom-client";
 import { ApiError } from "../errors";
 import type { ApiApp, ApiDeps } from "../deps";
 import type { ApiRequest } from "../http";
 import { jsonResponse } from "../json";
-import { parseSubmitRequest, type SubmitBody } from "../submit-fields";
-import { parseJson } from "../../flux";
+import { IdempotencyKeys, parseIdempotencyKey, submitFingerprint } from "../idempotency";
+import { parseSubmitRequest, type SubmitBody, type SubmitRequest } from "../submit-fields";
+import { parseJson, splitCommand } from "../../flux";
 
 async function readBody(req: ApiRequest): Promise<SubmitBody> {
   const type = (req.header("content-type") ?? "").toLowerCase();
@@ -25,12 +27,82 @@ async function readBody(req: ApiRequest): Promise<SubmitBody> {
   }
 }
 
-export function registerSubmit(app: ApiApp, { service, config }: ApiDeps): void {
+/** The job name a submit gets: its own, else its command's basename (as Flux names a job without one). */
+function jobName(submit: SubmitRequest): string | undefined {
+  if (submit.name) return submit.name;
+  try {
+    const argv = typeof submit.command === "string" ? splitCommand(submit.command) : submit.command;
+    return argv?.[0]?.split("/").pop();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The 504 of a submit whose broker reply did not come in time: the job may exist. It says so,
+ * and what to do: retry with the same key, or (without one) look for the job before resubmitting.
+ */
+function outcomeUnknown(waitedMs: number, key: string | undefined, submit: SubmitRequest, since: number): ApiError {
+  const what = `The Flux broker did not answer within ${waitedMs / 1000} s: whether the job was created is unknown (the submission goes on).`;
+  if (key) {
+    return new ApiError(504, {
+      detail: `${what} Retry with the same Idempotency-Key (${key}): it answers the job's id once the broker has replied, and never creates a second job.`,
+      outcome: "unknown",
+      idempotency_key: key,
+    });
+  }
+  const name = jobName(submit);
+  return new ApiError(504, {
+    detail:
+      `${what} Before submitting again, check GET /v1/jobs for a job${name ? ` named "${name}"` : ""} submitted after ` +
+      `${new Date(since).toISOString()}. Send an Idempotency-Key header to make a retry safe.`,
+    outcome: "unknown",
+    check: { path: "/v1/jobs", name, submitted_after: since / 1000 },
+  });
+}
+
+export function registerSubmit(app: ApiApp, { service, config, log, metrics }: ApiDeps): void {
+  const windowMs = config.idempotencyWindowSeconds * 1000;
+  const keys = new IdempotencyKeys(windowMs, config.idempotencyMaxKeys);
+  new Gauge({
+    name: "flux_sidecar_idempotency_keys",
+    help: "Idempotency-Key entries of submits currently remembered",
+    registers: [metrics.registry],
+    collect() {
+      this.set(keys.size);
+    },
+  });
+
   app.post("/v1/jobs/submit", async (req) => {
+    const key = parseIdempotencyKey(req.header("idempotency-key"));
     const submit = parseSubmitRequest(req.query, await readBody(req));
     // With auth on, the job is stamped with the authenticated user; without, ?user= labels it (as in Python).
     const user = config.requireAuth ? req.user : (submit.user ?? req.user);
-    const id = await service.submit(submit, user);
-    return jsonResponse({ Message: "Job submit.", id });
+    const since = Date.now();
+    // The broker's reply is awaited as long as the key is honoured, whatever this answer does.
+    const start = () => service.submit(submit, user, { replyWaitMs: windowMs });
+    const { outcome, replayed } = key
+      ? keys.claim(req.user, key, submitFingerprint(submit, user), start)
+      : { outcome: start(), replayed: false };
+    const waitMs = service.flux.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      if (waitMs > 0) timer = setTimeout(() => reject(outcomeUnknown(waitMs, key, submit, since)), waitMs);
+    });
+    let id: bigint;
+    try {
+      id = await Promise.race([outcome, late]);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 504 && !replayed) {
+        outcome.then(
+          (lateId) => log.warn({ id: String(lateId), idempotencyKey: key, user }, "a submit answered 504 (outcome unknown) created its job after all"),
+          () => undefined,
+        );
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return jsonResponse({ Message: "Job submit.", id }, 200, replayed ? { "idempotent-replayed": "true" } : undefined);
   });
 }

@@ -8,6 +8,8 @@ import type { Rpc } from "./rpc";
 export interface SubmitOptions {
   /** 0..31; 16 is the default, 0 holds the job, 31 expedites it */
   urgency?: number;
+  /** How long to wait for the broker's reply (ms), overriding the client's call timeout; 0: no limit. */
+  timeoutMs?: number;
 }
 
 export const DEFAULT_URGENCY = 16;
@@ -21,6 +23,6 @@ export async function submit(rpc: Rpc, jobspec: Jobspec, ownerUid: number, opts:
   const urgency = opts.urgency ?? DEFAULT_URGENCY;
   if (!Number.isInteger(urgency) || urgency < 0 || urgency > 31) throw new RangeError("urgency range is [0:31]");
   const J = signNone(stringifyJson(jobspec), ownerUid);
-  const reply = await rpc.call("job-ingest.submit", { J, urgency, flags: 0 }, { userid: ownerUid });
+  const reply = await rpc.call("job-ingest.submit", { J, urgency, flags: 0 }, { userid: ownerUid, timeoutMs: opts.timeoutMs });
   return jobIdFromJson(reply.id);
 }

@@ -57,7 +57,7 @@ export class PythonLikeServer {
   readonly jobs = new Map<bigint, FakeJob>();
   private readonly server: Server;
   private nextId: bigint;
-  private injected: Array<{ status: number; headers: Record<string, string> }> = [];
+  private injected: Array<{ status: number; headers: Record<string, string>; path?: string }> = [];
   private stalls: number[] = [];
   /** Seconds added to the server's clock (token expiry without sleeping). */
   clockOffsetSeconds = 0;
@@ -81,9 +81,9 @@ export class PythonLikeServer {
     await new Promise((resolve) => this.server.close(resolve));
   }
 
-  /** The next `count` requests get `status` (e.g. 503 or 429 with Retry-After) before anything else. */
-  failNext(count: number, status: number, headers: Record<string, string> = {}): void {
-    for (let i = 0; i < count; i++) this.injected.push({ status, headers });
+  /** The next `count` requests (to `path` only, when given) get `status` (e.g. 503 or 429 with Retry-After) before anything else. */
+  failNext(count: number, status: number, headers: Record<string, string> = {}, path?: string): void {
+    for (let i = 0; i < count; i++) this.injected.push({ status, headers, path });
   }
 
   /** The next `count` requests are answered only after `ms` (past a client's timeout). */
@@ -116,8 +116,9 @@ export class PythonLikeServer {
       const denied = await this.authorized(request);
       if (!denied) return this.stream(request, res);
     }
-    const injected = this.injected.shift();
-    const reply = injected ? { ...injected, body: '{"detail":"injected"}' } : await this.route(request);
+    const at = this.injected.findIndex((i) => i.path === undefined || i.path === request.path);
+    const injected = at < 0 ? undefined : this.injected.splice(at, 1)[0];
+    const reply = injected ? { status: injected.status, headers: injected.headers, body: '{"detail":"injected"}' } : await this.route(request);
     res.writeHead(reply.status, { "content-type": "application/json", server: "uvicorn", ...reply.headers });
     res.end(reply.body);
   }

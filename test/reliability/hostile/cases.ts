@@ -278,6 +278,12 @@ const routing: HostileCase[] = [
   },
   { name: "invalid chunk size", request: () => ({ raw: "POST /v1/jobs/submit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" }), status: 400, message: null },
   { name: "negative Content-Length", request: () => ({ raw: "POST /v1/jobs/submit HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" }), status: 400, message: null },
+  // Spellings that once reached handlers without credentials: the guard read one path, the router another.
+  { name: "fragment after an encoded /v1 (no credentials)", anonymous: true, request: get("/%761/jobs#%ff"), status: 400, message: "Invalid request target" },
+  { name: "fragment after an encoded submit route (no credentials)", anonymous: true, request: () => ({ method: "POST", path: "/%761/jobs/submit#%ff", headers: { "content-type": "application/json" }, body: '{"command":"true"}' }), status: 400, message: "Invalid request target" },
+  { name: "fragment after /metrics (no credentials)", anonymous: true, request: get("/metrics#x"), status: 400, message: "Invalid request target" },
+  { name: "encoded /v1 without credentials", anonymous: true, request: get("/%76%31/jobs"), status: 401, message: "Not authenticated" },
+  { name: "malformed percent-escape", request: get("/v1/jobs/%g1"), status: 400, message: "malformed percent-escape" },
   { name: "Basic credentials that are not base64", anonymous: true, request: () => ({ method: "GET", path: "/v1/jobs", headers: { authorization: "Basic !!!not-base64!!!" } }), status: 401, message: "Incorrect user or token" },
   { name: "empty Bearer", anonymous: true, request: () => ({ method: "GET", path: "/v1/jobs", headers: { authorization: "Bearer " } }), status: 401, message: "Not authenticated" },
 ].map((c) => ({ category: "routing and framing", ...c }));

@@ -86,9 +86,21 @@ export class FaultProxy {
     const pair: Pair = { client, upstream };
     this.pairs.add(pair);
     client.on("data", (chunk) => upstream.write(chunk));
-    upstream.on("data", (chunk) => {
-      if (this.replyDelayMs > 0) setTimeout(() => client.writable && client.write(chunk), this.replyDelayMs).unref();
-      else client.write(chunk);
+    // Delayed chunks go out in order, also when the delay changes meanwhile: frames are never reordered.
+    const queue: Array<{ due: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      timer = undefined;
+      while (queue.length && queue[0].due <= performance.now()) {
+        const { chunk } = queue.shift()!;
+        if (client.writable) client.write(chunk);
+      }
+      if (queue.length) timer = setTimeout(flush, queue[0].due - performance.now()).unref();
+    };
+    upstream.on("data", (chunk: Buffer) => {
+      if (this.replyDelayMs === 0 && queue.length === 0) return void client.write(chunk);
+      queue.push({ due: Math.max(performance.now() + this.replyDelayMs, queue.at(-1)?.due ?? 0), chunk });
+      timer ??= setTimeout(flush, queue[0].due - performance.now()).unref();
     });
     const close = () => this.closePair(pair);
     for (const socket of [client, upstream]) {
