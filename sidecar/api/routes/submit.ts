@@ -27,6 +27,9 @@ async function readBody(req: ApiRequest): Promise<SubmitBody> {
   }
 }
 
+/** Submissions whose broker reply is still awaited (each holds a matchtag and its request). */
+const MAX_WAITING_SUBMITS = 1024;
+
 /** The job name a submit gets: its own, else its command's basename (as Flux names a job without one). */
 function jobName(submit: SubmitRequest): string | undefined {
   if (submit.name) return submit.name;
@@ -64,6 +67,7 @@ function outcomeUnknown(waitedMs: number, key: string | undefined, submit: Submi
 export function registerSubmit(app: ApiApp, { service, config, log, metrics }: ApiDeps): void {
   const windowMs = config.idempotencyWindowSeconds * 1000;
   const keys = new IdempotencyKeys(windowMs, config.idempotencyMaxKeys);
+  let waiting = 0;
   new Gauge({
     name: "flux_sidecar_idempotency_keys",
     help: "Idempotency-Key entries of submits currently remembered",
@@ -79,8 +83,17 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
     // With auth on, the job is stamped with the authenticated user; without, ?user= labels it (as in Python).
     const user = config.requireAuth ? req.user : (submit.user ?? req.user);
     const since = Date.now();
-    // The broker's reply is awaited as long as the key is honoured, whatever this answer does.
-    const start = () => service.submit(submit, user, { replyWaitMs: windowMs });
+    // The broker's reply is awaited as long as the key is honoured, whatever this answer does;
+    // a stalled broker may hold only so many of those waits.
+    const start = () => {
+      if (waiting >= MAX_WAITING_SUBMITS) {
+        throw new ApiError(503, { detail: `${waiting} submissions are still waiting for the Flux broker; try again later.` }, { "retry-after": "5" });
+      }
+      waiting++;
+      const submission = service.submit(submit, user, { replyWaitMs: windowMs });
+      void submission.finally(() => waiting--).catch(() => undefined);
+      return submission;
+    };
     const { outcome, replayed } = key
       ? keys.claim(req.user, key, submitFingerprint(submit, user), start)
       : { outcome: start(), replayed: false };
