@@ -172,6 +172,8 @@ function sidecarContainer(input: MiniClusterInput): MiniClusterContainer {
     FLUX_URI: input.operator.brokerUri,
     HOST: "0.0.0.0",
     PORT: String(SIDECAR_PORT),
+    // A stop must not leave the pod without its API: the container exiting 0 is not restarted.
+    FLUX_RESTART_ON_STOP: "true",
     ...SIDECAR_MALLOC_ENV,
     ...input.frontEnvironment,
   };

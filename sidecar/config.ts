@@ -52,6 +52,8 @@ export interface SidecarConfig {
   requestTimeoutMs: number;
   /** Idle keep-alive: longer than the idle timeout of the load balancer in front, or it sees resets (502). */
   keepAliveTimeoutMs: number;
+  /** POST /v1/service/stop closes the server and opens it again (in a pod nothing else restarts it). */
+  restartOnStop: boolean;
   logLevel: string;
 }
 
@@ -175,6 +177,7 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     headersTimeoutMs: 1000 * parseInteger("FLUX_HEADERS_TIMEOUT_SECONDS", env.FLUX_HEADERS_TIMEOUT_SECONDS, 10, 1, 600),
     requestTimeoutMs: 1000 * parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600),
     keepAliveTimeoutMs: 1000 * parseInteger("FLUX_KEEPALIVE_TIMEOUT_SECONDS", env.FLUX_KEEPALIVE_TIMEOUT_SECONDS, 65, 1, 3600),
+    restartOnStop: parseBool("FLUX_RESTART_ON_STOP", env.FLUX_RESTART_ON_STOP, false),
     logLevel,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * `node dist/sidecar.js`: load the configuration (exit 1 with one clear message when it is
  * invalid), find the broker socket (waiting for it when FLUX_URI is unset), serve, and shut down
- * cleanly on SIGTERM/SIGINT or POST /v1/service/stop.
+ * cleanly on SIGTERM/SIGINT or POST /v1/service/stop. With FLUX_RESTART_ON_STOP (the MiniCluster
+ * sets it) a stop serves again at once: in a pod, nothing else would bring the API back.
  */
 import { ConfigError, configSecrets, loadConfig, type SidecarConfig } from "./config";
 import { createLogger } from "./log";
@@ -36,11 +37,20 @@ async function main(): Promise<void> {
   process.off("SIGTERM", onSignalWhileWaiting);
   process.off("SIGINT", onSignalWhileWaiting);
 
-  const sidecar = await startSidecar(config);
-  const stop = () => void sidecar.close();
+  let signalled = false;
+  let sidecar = await startSidecar(config);
+  const stop = () => {
+    signalled = true;
+    void sidecar.close();
+  };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  await sidecar.stopped;
+  for (;;) {
+    await sidecar.stopped;
+    if (signalled || !config.restartOnStop) break;
+    sidecar.log.info("serving again after the stop (FLUX_RESTART_ON_STOP)");
+    sidecar = await startSidecar(config);
+  }
   process.exit(0);
 }
 

@@ -93,7 +93,7 @@ describe("infra builders: MiniCluster", () => {
   it("sets the sidecar's environment from the inputs and the pinned operator's socket", () => {
     assert.deepEqual(sidecar.environment, {
       FLUX_REQUIRE_AUTH: "true", FLUX_NUMBER_NODES: "4", FLUX_HAS_GPUS: "false", FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "600",
-      FLUX_URI: FLUX_OPERATOR.brokerUri, HOST: "0.0.0.0", PORT: String(SIDECAR_PORT),
+      FLUX_URI: FLUX_OPERATOR.brokerUri, HOST: "0.0.0.0", PORT: String(SIDECAR_PORT), FLUX_RESTART_ON_STOP: "true",
       MALLOC_ARENA_MAX: "1", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_TRIM_THRESHOLD_: "131072",
     });
     assert.equal(sidecar.ports, undefined, "no ports: the operator would add a Service over every pod");

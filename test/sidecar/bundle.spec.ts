@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BUNDLE_LIMIT_BYTES, buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
@@ -19,6 +20,16 @@ function run(script: string, env: Record<string, string>): { child: ChildProcess
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, output: () => output, exit };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
 }
 
 describe("sidecar: the one-file bundle", function () {
@@ -58,6 +69,36 @@ describe("sidecar: the one-file bundle", function () {
       assert.equal((await fetch(`${url}/readyz`)).status, 200);
       assert.equal((await fetch(`${url}/`)).status, 200);
       assert.equal((await fetch(`${url}/v1/nodes`)).status, 200);
+      proc.child.kill("SIGTERM");
+      assert.equal(await proc.exit, 0);
+    } finally {
+      proc.child.kill("SIGKILL");
+    }
+  });
+
+  it("serves again after POST /v1/service/stop with FLUX_RESTART_ON_STOP (as in the MiniCluster), and exits 0 on SIGTERM", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const credentials = `Basic ${Buffer.from("fluxuser:restart-token").toString("base64")}`;
+    const proc = run(script, { FLUX_URI: broker.uri, HOST: "127.0.0.1", PORT: String(port), FLUX_TOKEN: "restart-token", FLUX_RESTART_ON_STOP: "true" });
+    const healthy = async () => {
+      for (let i = 0; i < 200; i++) {
+        const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.fail(`no answer at ${url}: ${proc.output()}`);
+    };
+    try {
+      await healthy();
+      const stop = await fetch(`${url}/v1/service/stop`, { method: "POST", headers: { authorization: credentials } });
+      assert.equal(stop.status, 200);
+      await stop.arrayBuffer();
+      for (let i = 0; i < 200 && !proc.output().includes("serving again"); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.match(proc.output(), /serving again after the stop/);
+      await healthy();
+      assert.equal(proc.child.exitCode, null, "the process is still running");
+      assert.equal((await fetch(`${url}/v1/nodes`, { headers: { authorization: credentials } })).status, 200);
       proc.child.kill("SIGTERM");
       assert.equal(await proc.exit, 0);
     } finally {
