@@ -14,6 +14,7 @@ import { stringifySetCookie } from "cookie";
 import { SignJWT, jwtVerify } from "jose";
 import type { SidecarConfig } from "../config";
 import { ApiError } from "./errors";
+import { clientKey } from "./address";
 import type { ApiRequest } from "./http";
 
 export const SESSION_COOKIE = "flux_session";
@@ -22,6 +23,9 @@ const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const VERIFIED_CACHE_SIZE = 1000;
 /** Revoked tokens are remembered until they expire; past this many, every token is revoked (new key). */
 const REVOKED_MAX = 10_000;
+
+/** Clients whose failures are counted at once; past this the oldest are forgotten. */
+const MAX_TRACKED = 10_000;
 
 /** Counts failed attempts per client address in a fixed window. */
 export class FailureLimiter {
@@ -49,7 +53,14 @@ export class FailureLimiter {
     const entry = this.failures.get(address);
     if (!entry || now >= entry.resetAt) this.failures.set(address, { count: 1, resetAt: now + this.windowMs });
     else entry.count++;
-    if (this.failures.size > 10_000) this.prune(now);
+    if (this.failures.size > MAX_TRACKED) {
+      this.prune(now);
+      // Still full of live entries (addresses rotated on purpose): forget the oldest.
+      for (const key of this.failures.keys()) {
+        if (this.failures.size <= MAX_TRACKED) break;
+        this.failures.delete(key);
+      }
+    }
   }
 
   succeed(address: string): void {
@@ -70,7 +81,7 @@ export class Auth {
   private accessKey: Uint8Array;
   private readonly compareKey = randomBytes(32);
   private readonly requestKey: Uint8Array | undefined;
-  private readonly verified = new Map<string, { user: string; expiresAt: number }>();
+  private readonly verified = new Map<string, { user: string; jti: string; expiresAt: number }>();
   /** jti -> expiry (ms) of tokens ended by a logout. */
   private readonly revoked = new Map<string, number>();
 
@@ -121,15 +132,18 @@ export class Auth {
     // Verified tokens are remembered until they expire: a client sends the same one many times.
     const known = this.verified.get(token);
     if (known) {
-      if (this.now() < known.expiresAt) return known.user;
+      // Checked on every hit: one token has several accepted spellings (a base64url signature's
+      // last character carries spare bits), so a revocation cannot find all its cache entries.
+      if (this.now() < known.expiresAt && !this.revoked.has(known.jti)) return known.user;
       this.verified.delete(token);
+      if (this.revoked.has(known.jti)) return undefined;
     }
     try {
       const { payload } = await jwtVerify(token, this.accessKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) });
       if (payload.scope !== ACCESS_SCOPE || payload.sub !== this.config.user || typeof payload.exp !== "number") return undefined;
       if (payload.jti === undefined || this.revoked.has(payload.jti)) return undefined;
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-      this.verified.set(token, { user: payload.sub, expiresAt: payload.exp * 1000 });
+      this.verified.set(token, { user: payload.sub, jti: payload.jti, expiresAt: payload.exp * 1000 });
       return payload.sub;
     } catch {
       return undefined;
@@ -149,7 +163,6 @@ export class Auth {
       return; // invalid or expired: nothing to end
     }
     if (typeof payload.jti !== "string" || typeof payload.exp !== "number") return;
-    this.verified.delete(token);
     const now = this.now();
     for (const [jti, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(jti);
     if (this.revoked.size >= REVOKED_MAX) {
@@ -184,12 +197,13 @@ export class Auth {
     return typeof presented === "string" && presented.length > 0 && this.equal(presented, this.csrfToken(accessToken));
   }
 
+  /** The client the limiter counts: its address (an IPv6 /64), from the proxy's last hop when one is trusted. */
   clientAddress(req: ApiRequest): string {
     if (this.config.trustProxy) {
       const hops = req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(Boolean);
-      if (hops?.length) return hops[hops.length - 1];
+      if (hops?.length) return clientKey(hops[hops.length - 1]);
     }
-    return req.remoteAddress;
+    return clientKey(req.remoteAddress);
   }
 
   /** Throws 429 when the client (or `key`) has failed too often; use before checking credentials. */

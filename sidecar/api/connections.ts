@@ -1,18 +1,21 @@
 /**
  * Bounds on open connections, so idle or flooding clients cannot use up the process's file
- * descriptors and memory: a total cap and a per-address cap. At the cap a new connection takes
- * the place of the oldest one that has not sent a request yet (idle connections cannot crowd
- * out real clients); when every connection is in use, a small reserve past the cap answers only
- * the health routes. Past that, or past its address's share, a connection gets a 503 and is
- * closed at once.
+ * descriptors and memory: a total cap and a per-client cap (an IPv4 address or an IPv6 /64). At
+ * the cap a new connection takes the place of the one idle the longest (never used, or between
+ * requests): idle connections cannot crowd out real clients. When every connection is busy, a
+ * small reserve past the cap answers only the health routes. Past that, or past its client's
+ * share, a connection gets a 503 and is closed at once.
  */
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { clientKey } from "./address";
 
 /** Connections past the cap that may still reach the health routes. */
 export const HEALTH_RESERVE = 16;
 /** How long a refused connection may take to read its 503 before it is cut. */
 const REFUSE_GRACE_MS = 1000;
+/** Refused connections given that grace at once; past this they are cut without an answer. */
+const REFUSING_MAX = 64;
 
 const REFUSAL_BODY = JSON.stringify({ detail: "The server is at its connection limit; try again later." });
 const REFUSAL =
@@ -33,8 +36,10 @@ export class ConnectionGate {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly reserve = new Set<string>();
-  /** Connections that have not sent a request yet, oldest first. */
-  private readonly unused = new Map<string, { socket: Socket; release(): void }>();
+  /** Connections without a request in progress, longest idle first. */
+  private readonly idle = new Map<string, { socket: Socket; release(): void }>();
+  private readonly handles = new Map<string, { socket: Socket; release(): void }>();
+  private refusing = 0;
   refused = 0;
   evicted = 0;
 
@@ -43,7 +48,14 @@ export class ConnectionGate {
   /** Counts every connection of `server` from now on. */
   attach(server: Server): void {
     server.on("connection", (socket: Socket) => this.admit(socket));
-    server.on("request", (req: IncomingMessage) => this.unused.delete(peerKey(req.socket)));
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      const key = peerKey(req.socket);
+      this.idle.delete(key);
+      res.once("finish", () => {
+        const handle = this.handles.get(key);
+        if (handle) this.idle.set(key, handle);
+      });
+    });
   }
 
   /** True for a connection admitted into the health reserve. */
@@ -54,13 +66,15 @@ export class ConnectionGate {
   }
 
   private admit(socket: Socket): void {
-    const address = socket.remoteAddress ?? "unknown";
+    const address = clientKey(socket.remoteAddress ?? "unknown");
     const fromAddress = this.perAddress.get(address) ?? 0;
-    if (this.open >= this.limits.maxConnections && fromAddress < this.limits.maxConnectionsPerAddress) this.evictOldestUnused();
+    if (this.open >= this.limits.maxConnections && fromAddress < this.limits.maxConnectionsPerAddress) this.evictLongestIdle();
     if (this.open >= this.limits.maxConnections + HEALTH_RESERVE || fromAddress >= this.limits.maxConnectionsPerAddress) {
       this.refused++;
-      if (this.limits.tls) socket.destroy();
+      if (this.limits.tls || this.refusing >= REFUSING_MAX) socket.destroy();
       else {
+        this.refusing++;
+        socket.once("close", () => this.refusing--);
         socket.end(REFUSAL);
         setTimeout(() => socket.destroy(), REFUSE_GRACE_MS).unref();
       }
@@ -76,17 +90,20 @@ export class ConnectionGate {
       released = true;
       this.open--;
       this.reserve.delete(key);
-      this.unused.delete(key);
+      this.idle.delete(key);
+      this.handles.delete(key);
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.perAddress.set(address, left);
       else this.perAddress.delete(address);
     };
-    this.unused.set(key, { socket, release });
+    const handle = { socket, release };
+    this.handles.set(key, handle);
+    this.idle.set(key, handle);
     socket.once("close", release);
   }
 
-  private evictOldestUnused(): void {
-    const oldest = this.unused.entries().next();
+  private evictLongestIdle(): void {
+    const oldest = this.idle.entries().next();
     if (oldest.done) return;
     const { socket, release } = oldest.value[1];
     this.evicted++;

@@ -5,6 +5,7 @@
  * the same key is refused. Bounded by a time window and a count (the oldest key goes first).
  */
 import { createHash } from "node:crypto";
+import { FluxError, FluxUnavailableError } from "../flux";
 import { ApiError } from "./errors";
 
 export const MAX_KEY_LENGTH = 128;
@@ -41,6 +42,8 @@ export function submitFingerprint(fields: unknown, user: string | undefined): st
 
 interface Entry {
   fingerprint: string;
+  /** When the first request with this key came (ms since the epoch). */
+  since: number;
   expiresAt: number;
   outcome: Promise<bigint>;
 }
@@ -61,10 +64,12 @@ export class IdempotencyKeys {
 
   /**
    * The submission for `key`: the one already made for the same request (replayed), or a new
-   * one from `start`. A failed submission created no job, so its key is forgotten and may be
-   * used again. 422 when the key was used for a different request.
+   * one from `start`. A submission that surely created no job (refused, or never sent) has its
+   * key forgotten, to be used again; one whose fate is unknown (the connection was lost after
+   * sending) keeps it, so a retry cannot make a second job. 422 when the key was used for a
+   * different request.
    */
-  claim(user: string | undefined, key: string, fingerprint: string, start: () => Promise<bigint>): { outcome: Promise<bigint>; replayed: boolean } {
+  claim(user: string | undefined, key: string, fingerprint: string, start: () => Promise<bigint>): { outcome: Promise<bigint>; replayed: boolean; since: number } {
     this.expire();
     const id = `${user ?? ""}\n${key}`;
     const known = this.entries.get(id);
@@ -74,18 +79,19 @@ export class IdempotencyKeys {
           detail: `Idempotency-Key ${key} was already used for a different submit request: use a new key for a new job (keys are kept ${Math.round(this.windowMs / 1000)} s)`,
         });
       }
-      return { outcome: known.outcome, replayed: true };
+      return { outcome: known.outcome, replayed: true, since: known.since };
     }
     for (const oldest of this.entries.keys()) {
       if (this.entries.size < this.maxKeys) break;
       this.entries.delete(oldest);
     }
-    const entry: Entry = { fingerprint, expiresAt: this.now() + this.windowMs, outcome: start() };
+    const now = this.now();
+    const entry: Entry = { fingerprint, since: now, expiresAt: now + this.windowMs, outcome: start() };
     this.entries.set(id, entry);
-    entry.outcome.catch(() => {
-      if (this.entries.get(id) === entry) this.entries.delete(id);
+    entry.outcome.catch((err: unknown) => {
+      if (surelyNotSubmitted(err) && this.entries.get(id) === entry) this.entries.delete(id);
     });
-    return { outcome: entry.outcome, replayed: false };
+    return { outcome: entry.outcome, replayed: false, since: now };
   }
 
   private expire(): void {
@@ -95,4 +101,10 @@ export class IdempotencyKeys {
       this.entries.delete(id);
     }
   }
+}
+
+/** A submit that failed this way created no job: refused by the server or the broker, or never sent. */
+export function surelyNotSubmitted(err: unknown): boolean {
+  if (err instanceof FluxUnavailableError) return err.notSent;
+  return err instanceof ApiError || err instanceof FluxError;
 }

@@ -41,7 +41,7 @@ export class Metrics {
     new Gauge({ name: "flux_sidecar_connections_refused", help: "Connections refused at the caps since start", registers, collect() {
       this.set(gate.refused);
     } });
-    new Gauge({ name: "flux_sidecar_connections_evicted", help: "Unused connections closed to admit new ones since start", registers, collect() {
+    new Gauge({ name: "flux_sidecar_connections_evicted", help: "Idle connections closed to admit new ones since start", registers, collect() {
       this.set(gate.evicted);
     } });
   }

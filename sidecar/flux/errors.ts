@@ -67,8 +67,11 @@ export class JobInactiveError extends FluxError {
 /** The broker cannot be reached, or the connection to it was lost. */
 export class FluxUnavailableError extends Error {
   override name = "FluxUnavailableError";
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** True when the request surely never reached the broker (no connection to send it on). */
+  readonly notSent: boolean;
+  constructor(message: string, options?: { cause?: unknown; notSent?: boolean }) {
     super(message, options);
+    this.notSent = options?.notSent ?? false;
   }
 }
 

@@ -191,7 +191,13 @@ export class RpcClient {
   }
 
   private async request(topic: string, payload: Payload | undefined, opts: CallOptions): Promise<FluxMessage> {
-    const conn = await this.link.connection();
+    let conn: Awaited<ReturnType<BrokerLink["connection"]>>;
+    try {
+      conn = await this.link.connection();
+    } catch (err) {
+      // Said apart from a connection lost after sending: a caller may then know nothing was done.
+      throw new FluxUnavailableError((err as Error).message, { cause: err, notSent: true });
+    }
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     if (opts.signal?.aborted) throw abortError(opts.signal); // checked after the await: the listener is added below
     return new Promise<FluxMessage>((resolve, reject) => {

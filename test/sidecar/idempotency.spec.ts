@@ -1,6 +1,7 @@
 /** The Idempotency-Key store of submits: keys, fingerprints, users, the window and the count bound (a fake clock). */
 import assert from "node:assert/strict";
 import { ApiError } from "../../sidecar/api/errors";
+import { FluxError, FluxUnavailableError } from "../../sidecar/flux";
 import { IdempotencyKeys, parseIdempotencyKey, submitFingerprint } from "../../sidecar/api/idempotency";
 
 describe("idempotency keys", () => {
@@ -43,12 +44,29 @@ describe("idempotency keys", () => {
     assert.deepEqual(await keys.claim("alice", "k", fp, job).outcome, 3n, "past the window the key is new again");
   });
 
-  it("forgets a key whose submission failed (no job was created), so it may be used again", async () => {
+  it("forgets a key whose submission surely made no job (refused, or never sent), so it may be used again", async () => {
+    const refusals = [
+      new ApiError(400, { Message: "Invalid submit request" }),
+      new FluxError(22, "jobspec is invalid", "job-ingest.submit"),
+      new FluxUnavailableError("cannot connect to the Flux broker", { notSent: true }),
+    ];
+    for (const refusal of refusals) {
+      const keys = new IdempotencyKeys(60_000, 100, () => now);
+      const failed = keys.claim("alice", "k", fp, () => Promise.reject(refusal));
+      await assert.rejects(failed.outcome);
+      assert.equal(keys.size, 0, refusal.message);
+      assert.equal(keys.claim("alice", "k", fp, job).replayed, false, refusal.message);
+    }
+  });
+
+  it("keeps a key whose submission may have made a job (the connection was lost after sending): a retry cannot submit twice", async () => {
     const keys = new IdempotencyKeys(60_000, 100, () => now);
-    const failed = keys.claim("alice", "k", fp, () => Promise.reject(new Error("refused")));
-    await assert.rejects(failed.outcome, /refused/);
-    assert.equal(keys.size, 0);
-    assert.equal(await keys.claim("alice", "k", fp, job).outcome, 1n);
+    const lost = new FluxUnavailableError("lost the connection to the Flux broker");
+    const failed = keys.claim("alice", "k", fp, () => Promise.reject(lost));
+    await assert.rejects(failed.outcome, /lost the connection/);
+    const retry = keys.claim("alice", "k", fp, job);
+    assert.equal(retry.replayed, true);
+    await assert.rejects(retry.outcome, /lost the connection/);
   });
 
   it("keeps at most maxKeys, forgetting the oldest first", async () => {

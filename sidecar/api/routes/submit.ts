@@ -6,7 +6,7 @@ import type { ApiRequest } from "../http";
 import { jsonResponse } from "../json";
 import { IdempotencyKeys, parseIdempotencyKey, submitFingerprint } from "../idempotency";
 import { parseSubmitRequest, type SubmitBody, type SubmitRequest } from "../submit-fields";
-import { parseJson, splitCommand } from "../../flux";
+import { FluxUnavailableError, parseJson, splitCommand } from "../../flux";
 
 async function readBody(req: ApiRequest): Promise<SubmitBody> {
   const type = (req.header("content-type") ?? "").toLowerCase();
@@ -45,22 +45,30 @@ function jobName(submit: SubmitRequest): string | undefined {
  * The 504 of a submit whose broker reply did not come in time: the job may exist. It says so,
  * and what to do: retry with the same key, or (without one) look for the job before resubmitting.
  */
-function outcomeUnknown(waitedMs: number, key: string | undefined, submit: SubmitRequest, since: number): ApiError {
-  const what = `The Flux broker did not answer within ${waitedMs / 1000} s: whether the job was created is unknown (the submission goes on).`;
-  if (key) {
+function outcomeUnknown(what: string, key: string | undefined, submit: SubmitRequest, since: number, replyMayCome = true): ApiError {
+  const name = jobName(submit);
+  const look = `check GET /v1/jobs for a job${name ? ` named "${name}"` : ""} submitted after ${new Date(since).toISOString()}`;
+  const check = { path: "/v1/jobs", name, submitted_after: since / 1000 };
+  if (key && replyMayCome) {
     return new ApiError(504, {
       detail: `${what} Retry with the same Idempotency-Key (${key}): it answers the job's id once the broker has replied, and never creates a second job.`,
       outcome: "unknown",
       idempotency_key: key,
     });
   }
-  const name = jobName(submit);
+  if (key) {
+    // No reply will come on a lost connection: the key stays taken, so a retry cannot submit twice.
+    return new ApiError(504, {
+      detail: `${what} Idempotency-Key ${key} will not submit again; ${look} before submitting with a new key.`,
+      outcome: "unknown",
+      idempotency_key: key,
+      check,
+    });
+  }
   return new ApiError(504, {
-    detail:
-      `${what} Before submitting again, check GET /v1/jobs for a job${name ? ` named "${name}"` : ""} submitted after ` +
-      `${new Date(since).toISOString()}. Send an Idempotency-Key header to make a retry safe.`,
+    detail: `${what} Before submitting again, ${look}. Send an Idempotency-Key header to make a retry safe.`,
     outcome: "unknown",
-    check: { path: "/v1/jobs", name, submitted_after: since / 1000 },
+    check,
   });
 }
 
@@ -82,7 +90,6 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
     const submit = parseSubmitRequest(req.query, await readBody(req));
     // With auth on, the job is stamped with the authenticated user; without, ?user= labels it (as in Python).
     const user = config.requireAuth ? req.user : (submit.user ?? req.user);
-    const since = Date.now();
     // The broker's reply is awaited as long as the key is honoured, whatever this answer does;
     // a stalled broker may hold only so many of those waits.
     const start = () => {
@@ -94,13 +101,14 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
       void submission.finally(() => waiting--).catch(() => undefined);
       return submission;
     };
-    const { outcome, replayed } = key
+    const { outcome, replayed, since } = key
       ? keys.claim(req.user, key, submitFingerprint(submit, user), start)
-      : { outcome: start(), replayed: false };
+      : { outcome: start(), replayed: false, since: Date.now() };
     const waitMs = service.flux.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      if (waitMs > 0) timer = setTimeout(() => reject(outcomeUnknown(waitMs, key, submit, since)), waitMs);
+      const what = `The Flux broker did not answer within ${waitMs / 1000} s: whether the job was created is unknown (the submission goes on).`;
+      if (waitMs > 0) timer = setTimeout(() => reject(outcomeUnknown(what, key, submit, since)), waitMs);
     });
     let id: bigint;
     try {
@@ -111,6 +119,9 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
           (lateId) => log.warn({ id: String(lateId), idempotencyKey: key, user }, "a submit answered 504 (outcome unknown) created its job after all"),
           () => undefined,
         );
+      }
+      if (err instanceof FluxUnavailableError && !err.notSent) {
+        throw outcomeUnknown("The connection to the Flux broker was lost after the submission was sent: whether the job was created is unknown.", key, submit, since, false);
       }
       throw err;
     } finally {

@@ -12,7 +12,7 @@ import { jsonResponse } from "../json";
 import { parseJson } from "../../flux";
 
 const DENIED = { Message: "Denied" };
-/** The limiter's key for token requests signed with FLUX_SECRET_KEY (never an address). */
+/** The limiter's key prefix for token requests signed with FLUX_SECRET_KEY (apart from the address's own). */
 const SIGNED_HANDSHAKE = "signed-handshake";
 /** These routes take credentials (or end a session): they cannot require them. */
 const PUBLIC: RouteOptions = { access: "public" };
@@ -41,12 +41,12 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
     const { signed, user } = await auth.verifyTokenRequest(header.trim().split(/\s+/).pop() ?? "");
     // A request signed with the shared secret comes from one of its holders: guesses without it
     // from a shared address (a NAT, a proxy) cannot lock it out. Its own failures count against
-    // its address and against a limit of all signed requests.
+    // the address both ways.
     const address = auth.clientAddress(req);
-    const key = auth.assertNotLimited(req, signed ? SIGNED_HANDSHAKE : address);
+    const key = auth.assertNotLimited(req, signed ? `${SIGNED_HANDSHAKE}:${address}` : address);
     if (!user) {
       auth.limiter.fail(address);
-      if (signed) auth.limiter.fail(SIGNED_HANDSHAKE);
+      if (signed) auth.limiter.fail(key);
       log.warn({ address, signed }, "token request denied");
       return jsonResponse(DENIED, 400);
     }
