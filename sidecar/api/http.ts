@@ -209,6 +209,8 @@ export class Router {
 
 export interface ListenerOptions {
   maxBodyBytes: number;
+  /** Streams open at once; past it a stream route answers 429 instead of starting. */
+  maxStreams: number;
   /** Aborted when the server shuts down: open streams end. */
   shutdownSignal: AbortSignal;
   notFound(): Reply;
@@ -221,7 +223,20 @@ export interface ListenerOptions {
   streamFailed(err: unknown): void;
 }
 
+function isStream(body: Reply["body"]): body is StreamBody {
+  return body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array);
+}
+
+function tooManyStreams(limit: number): ApiError {
+  return new ApiError(
+    429,
+    { detail: `Too many open streams: this server follows at most ${limit} at once (FLUX_MAX_STREAMS); try again later.` },
+    { "retry-after": "5" },
+  );
+}
+
 export function createListener(router: Router, opts: ListenerOptions): (raw: IncomingMessage, res: ServerResponse) => void {
+  let openStreams = 0;
   return (raw, res) => {
     void handle(raw, res).catch((err: unknown) => {
       // The reply itself failed (the socket went away mid-write): nothing is left to answer.
@@ -239,12 +254,19 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
     } catch (err) {
       reply = opts.errorReply(err, req);
     }
+    // Checked before the stream starts: its producer opens a broker connection only once it runs.
+    if (isStream(reply.body) && openStreams >= opts.maxStreams) reply = opts.errorReply(tooManyStreams(opts.maxStreams), req);
     opts.replied(req, reply.status, (performance.now() - started) / 1000);
     const { body } = reply;
-    if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
-      res.writeHead(reply.status, reply.headers);
-      res.flushHeaders();
-      await writeStream(res, body, opts);
+    if (isStream(body)) {
+      openStreams++;
+      try {
+        res.writeHead(reply.status, reply.headers);
+        res.flushHeaders();
+        await writeStream(res, body, opts);
+      } finally {
+        openStreams--;
+      }
       return;
     }
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
@@ -258,17 +280,28 @@ async function writeStream(res: ServerResponse, body: StreamBody, opts: Listener
   const stop = () => abort.abort();
   res.once("close", stop);
   opts.shutdownSignal.addEventListener("abort", stop, { once: true });
-  const aborted = new Promise<"aborted">((resolve) => abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true }));
-  const timer = body.heartbeat ? setInterval(() => res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
+  // Resolves the step in progress with "aborted". One long-lived promise raced against every
+  // step (Promise.race) would keep a reaction, and with it the step's chunk, for each step.
+  let wakeOnAbort: ((value: "aborted") => void) | undefined;
+  abort.signal.addEventListener("abort", () => wakeOnAbort?.("aborted"), { once: true });
+  const orAbort = <T>(step: Promise<T>) =>
+    new Promise<T | "aborted">((resolve, reject) => {
+      wakeOnAbort = resolve;
+      if (abort.signal.aborted) resolve("aborted");
+      step.then(resolve, reject);
+    });
+  // A keep-alive only while idle: a reader that does not read must not grow the write buffer.
+  const timer = body.heartbeat ? setInterval(() => res.writableNeedDrain || res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
   opts.streamOpened();
   let iterator: AsyncIterator<string> | undefined;
   try {
     iterator = body.produce(abort.signal)[Symbol.asyncIterator]();
     for (;;) {
       // A broker watch may not notice the abort at once: stop waiting for it here.
-      const next = await Promise.race([iterator.next(), aborted]);
+      const next = await orAbort(iterator.next());
       if (next === "aborted" || next.done) break;
-      if (!res.write(next.value)) await Promise.race([once(res, "drain"), aborted]);
+      // At most one chunk waits in the response's buffer: the producer runs at the reader's pace.
+      if (!res.write(next.value) && (await orAbort(once(res, "drain"))) === "aborted") break;
     }
     res.end();
   } catch (err) {

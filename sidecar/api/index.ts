@@ -47,6 +47,7 @@ export function buildApi(deps: ApiDeps): ApiApp {
 export function apiListener(app: ApiApp, { config, log, metrics, shutdownSignal }: ApiDeps) {
   return createListener(app, {
     maxBodyBytes: config.maxBodyBytes,
+    maxStreams: config.maxStreams,
     shutdownSignal,
     notFound,
     errorReply: (err, req) => errorResponse(err, log, req),

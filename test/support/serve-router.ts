@@ -15,6 +15,7 @@ export async function serveRouter(router: Router): Promise<ServedRouter> {
   const server = createServer(
     createListener(router, {
       maxBodyBytes: 1 << 20,
+      maxStreams: 64,
       shutdownSignal: new AbortController().signal,
       notFound,
       errorReply: (err, req) => errorResponse(err, log, req),
