@@ -32,6 +32,10 @@ export interface SidecarConfig {
   /** PATH given to jobs: they never inherit the server's environment. */
   jobPath: string;
   maxBodyBytes: number;
+  /** FLUX_MAX_STREAMS: output and event streams open at once (each holds a broker connection). */
+  maxStreams: number;
+  /** FLUX_MAX_MESSAGE_BYTES: the largest broker reply read; an output snapshot past it is a 413. */
+  maxMessageBytes: number;
   authMaxFailures: number;
   authWindowSeconds: number;
   /** How long an Idempotency-Key of a submit is honoured, and how many keys are kept at most. */
@@ -45,8 +49,6 @@ export interface SidecarConfig {
   /** Open connections at once; a small reserve past it answers only the health routes. */
   maxConnections: number;
   maxConnectionsPerAddress: number;
-  /** Open output and event streams at once. */
-  maxStreams: number;
   /** A request's headers, and the whole request, must arrive within these. */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
@@ -63,6 +65,17 @@ export const MINICLUSTER_SOCKETS = [
   "/mnt/flux/config/run/flux/local",
   "/run/flux/local",
 ];
+
+/**
+ * Each open stream holds up to its stream buffer (1 MiB) plus one broker message: 32 of them
+ * stalled stay well inside the sidecar's memory budget.
+ */
+export const DEFAULT_MAX_STREAMS = 32;
+/**
+ * Larger than any listing or eventlog a sidecar reads (1000 jobs are about 1 MB), small enough
+ * that decoding one, output snapshots included, fits in the 128 MB heap.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 export const DEFAULT_JOB_PATH = "/mnt/flux/view/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -166,6 +179,8 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
       : undefined,
     jobPath: nonEmpty(env.FLUX_JOB_PATH) ?? DEFAULT_JOB_PATH,
     maxBodyBytes: parseInteger("FLUX_MAX_BODY_BYTES", env.FLUX_MAX_BODY_BYTES, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxStreams: parseInteger("FLUX_MAX_STREAMS", env.FLUX_MAX_STREAMS, DEFAULT_MAX_STREAMS, 1, 4096),
+    maxMessageBytes: parseInteger("FLUX_MAX_MESSAGE_BYTES", env.FLUX_MAX_MESSAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, 64 * 1024, 1024 * 1024 * 1024),
     authMaxFailures: parseInteger("FLUX_AUTH_MAX_FAILURES", env.FLUX_AUTH_MAX_FAILURES, 10, 1, 1_000_000),
     authWindowSeconds: parseInteger("FLUX_AUTH_WINDOW_SECONDS", env.FLUX_AUTH_WINDOW_SECONDS, 300, 1, 86400),
     idempotencyWindowSeconds: parseInteger("FLUX_IDEMPOTENCY_WINDOW_SECONDS", env.FLUX_IDEMPOTENCY_WINDOW_SECONDS, 3600, 1, 86400),
@@ -173,7 +188,6 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     trustProxy: parseBool("FLUX_TRUST_PROXY", env.FLUX_TRUST_PROXY, false),
     maxConnections: parseInteger("FLUX_MAX_CONNECTIONS", env.FLUX_MAX_CONNECTIONS, 512, 1, 100_000),
     maxConnectionsPerAddress: parseInteger("FLUX_MAX_CONNECTIONS_PER_ADDRESS", env.FLUX_MAX_CONNECTIONS_PER_ADDRESS, 64, 1, 100_000),
-    maxStreams: parseInteger("FLUX_MAX_STREAMS", env.FLUX_MAX_STREAMS, 64, 1, 10_000),
     headersTimeoutMs: 1000 * parseInteger("FLUX_HEADERS_TIMEOUT_SECONDS", env.FLUX_HEADERS_TIMEOUT_SECONDS, 10, 1, 600),
     requestTimeoutMs: 1000 * parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600),
     keepAliveTimeoutMs: 1000 * parseInteger("FLUX_KEEPALIVE_TIMEOUT_SECONDS", env.FLUX_KEEPALIVE_TIMEOUT_SECONDS, 65, 1, 3600),

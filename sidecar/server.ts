@@ -71,7 +71,7 @@ export async function startSidecar(
 ): Promise<SidecarHandle> {
   const log = createLogger({ level: config.logLevel, secrets: configSecrets(config), destination: opts.logDestination });
   const ownsFlux = !opts.flux;
-  const flux = opts.flux ?? new FluxClient({ uri: fluxUriFor(config) });
+  const flux = opts.flux ?? new FluxClient({ uri: fluxUriFor(config), maxMessageBytes: config.maxMessageBytes });
   const shutdown = new AbortController();
   let closing: Promise<void> | undefined;
   let resolveStopped!: () => void;

@@ -2,7 +2,7 @@
  * Every failure becomes a JSON answer with the right status: never a stack trace, never a crash.
  * Handlers throw ApiError for answers they choose; Flux client errors are mapped here.
  */
-import { FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "../flux";
+import { FluxMessageTooLargeError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "../flux";
 import type { ApiRequest, Reply } from "./http";
 import { jsonResponse } from "./json";
 import type { Logger } from "../log";
@@ -48,6 +48,9 @@ export function errorResponse(err: unknown, log: Logger, req?: ApiRequest): Repl
     log.warn({ err: err.message, path: req?.path }, "broker unavailable");
     const e = brokerUnavailable(err);
     return jsonResponse(e.body, e.status, e.headers);
+  }
+  if (err instanceof FluxMessageTooLargeError) {
+    return jsonResponse({ detail: `The Flux broker's reply is too large for this server: ${err.message} (FLUX_MAX_MESSAGE_BYTES)` }, 502);
   }
   if (err instanceof FluxTimeoutError) {
     return jsonResponse({ detail: `The Flux broker did not answer in time: ${err.message}` }, 504);

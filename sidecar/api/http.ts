@@ -249,7 +249,7 @@ export function atConnectionLimit(): ApiError {
 
 export interface ListenerOptions {
   maxBodyBytes: number;
-  /** Open streams allowed at once; past it a stream route answers 503. */
+  /** Streams open at once; past it a stream route answers 429 instead of starting. */
   maxStreams: number;
   /** Aborted when the server shuts down: open streams end. */
   shutdownSignal: AbortSignal;
@@ -263,6 +263,18 @@ export interface ListenerOptions {
   streamOpened(): void;
   streamClosed(): void;
   streamFailed(err: unknown): void;
+}
+
+function isStream(body: Reply["body"]): body is StreamBody {
+  return body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array);
+}
+
+function tooManyStreams(limit: number): ApiError {
+  return new ApiError(
+    429,
+    { detail: `Too many open streams: this server follows at most ${limit} at once (FLUX_MAX_STREAMS); try again later.` },
+    { "retry-after": "5" },
+  );
 }
 
 export function createListener(router: Router, opts: ListenerOptions): (raw: IncomingMessage, res: ServerResponse) => void {
@@ -287,21 +299,20 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
     let reply: Reply;
     try {
       reply = await router.dispatch(req, opts.notFound);
-      if (isStream(reply.body) && streams.size >= opts.maxStreams) {
-        throw new ApiError(503, { detail: `Too many open streams (limit ${opts.maxStreams}); try again later.` }, { "retry-after": "5" });
-      }
     } catch (err) {
       reply = opts.errorReply(err, req);
     }
+    // Checked before the stream starts: its producer opens a broker connection only once it runs.
+    if (isStream(reply.body) && streams.size >= opts.maxStreams) reply = opts.errorReply(tooManyStreams(opts.maxStreams), req);
     opts.replied(req, reply.status, (performance.now() - started) / 1000);
     const { body } = reply;
     if (isStream(body)) {
-      res.writeHead(reply.status, reply.headers);
-      res.flushHeaders();
       const abort = new AbortController();
       if (opts.shutdownSignal.aborted) abort.abort();
       streams.add(abort);
       try {
+        res.writeHead(reply.status, reply.headers);
+        res.flushHeaders();
         await writeStream(res, body, abort, opts);
       } finally {
         streams.delete(abort);
@@ -311,30 +322,55 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
     res.writeHead(reply.status, { ...reply.headers, "content-length": String(bytes?.byteLength ?? 0) });
     res.end(bytes);
+    cutIfStalled(res);
   }
 }
 
-function isStream(body: Reply["body"]): body is StreamBody {
-  return body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array);
+/**
+ * A reader that takes no bytes for this long is cut off: otherwise a client that sends requests
+ * and never reads the answers would hold its connection (and a place under the cap) for ever.
+ */
+const WRITE_STALL_MS = 60_000;
+
+/** Destroys `res` unless its buffered bytes drain within WRITE_STALL_MS of now. */
+function cutIfStalled(res: ServerResponse): void {
+  if (res.writableFinished || !res.writableNeedDrain) return;
+  const timer = setTimeout(() => res.destroy(), WRITE_STALL_MS);
+  const done = () => clearTimeout(timer);
+  res.once("finish", done);
+  res.once("close", done);
+  res.once("drain", done);
 }
+
 
 async function writeStream(res: ServerResponse, body: StreamBody, abort: AbortController, opts: ListenerOptions): Promise<void> {
   const stop = () => abort.abort();
   res.once("close", stop);
-  const aborted = new Promise<"aborted">((resolve) => {
-    if (abort.signal.aborted) resolve("aborted");
-    else abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
-  const timer = body.heartbeat ? setInterval(() => res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
+  // Resolves the step in progress with "aborted". One long-lived promise raced against every
+  // step (Promise.race) would keep a reaction, and with it the step's chunk, for each step.
+  let wakeOnAbort: ((value: "aborted") => void) | undefined;
+  abort.signal.addEventListener("abort", () => wakeOnAbort?.("aborted"), { once: true });
+  const orAbort = <T>(step: Promise<T>) =>
+    new Promise<T | "aborted">((resolve, reject) => {
+      wakeOnAbort = resolve;
+      if (abort.signal.aborted) resolve("aborted");
+      step.then(resolve, reject);
+    });
+  // A keep-alive only while idle: a reader that does not read must not grow the write buffer.
+  const timer = body.heartbeat ? setInterval(() => res.writableNeedDrain || res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
   opts.streamOpened();
   let iterator: AsyncIterator<string> | undefined;
   try {
     iterator = body.produce(abort.signal)[Symbol.asyncIterator]();
     for (;;) {
       // A broker watch may not notice the abort at once: stop waiting for it here.
-      const next = await Promise.race([iterator.next(), aborted]);
+      const next = await orAbort(iterator.next());
       if (next === "aborted" || next.done) break;
-      if (!res.write(next.value)) await Promise.race([once(res, "drain"), aborted]);
+      // At most one chunk waits in the response's buffer: the producer runs at the reader's pace.
+      if (!res.write(next.value)) {
+        cutIfStalled(res);
+        if ((await orAbort(once(res, "drain"))) === "aborted") break;
+      }
     }
     res.end();
   } catch (err) {

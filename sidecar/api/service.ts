@@ -7,6 +7,7 @@ import {
   buildJobspec,
   FluxError,
   type FluxClient,
+  FluxMessageTooLargeError,
   JobIdError,
   type JobRecord,
   JobState,
@@ -34,6 +35,11 @@ export interface ServiceOptions {
 /** Python's plain listing is job-list's default page: at most 1000 jobs. */
 const LISTING_MAX = 1000;
 const NO_OUTPUT = "The output does not exist yet, or the jobid is incorrect.";
+/**
+ * Output snapshots decoded at once. Each holds the broker's reply (up to FLUX_MAX_MESSAGE_BYTES)
+ * and its lines in the heap, about 4x the reply: two at the 8 MiB default stay within it.
+ */
+const SNAPSHOT_CONCURRENCY = 2;
 
 export type OutputChunk = { stream: "stdout" | "stderr"; rank: string; data: string };
 
@@ -46,6 +52,7 @@ export class FluxApiService {
   /** The last assembled listing when all its jobs were inactive, with the bytes of its order. */
   private settled?: { order: Buffer; records: JobRecord[] };
   private readonly resources = new NextFlight(() => this.flux.resources());
+  private readonly snapshots = new Gate(SNAPSHOT_CONCURRENCY);
 
   constructor(
     readonly flux: FluxClient,
@@ -180,14 +187,29 @@ export class FluxApiService {
     return id;
   }
 
-  /** The output as it is now, split into lines that keep their "\n"; never waits for the job. */
+  /**
+   * The output as it is now, split into lines that keep their "\n"; never waits for the job.
+   * The broker answers with the whole output in one message: past the message limit this is a
+   * 413 that points to the stream routes, which hold only a little of it at a time.
+   */
   async outputSnapshot(idText: string): Promise<{ Output: string[] } | { Message: string }> {
     const id = this.parseId(idText);
     const lines = new LineSplitter();
     try {
-      for await (const chunk of this.outputChunks(id, false)) lines.push(chunk);
+      await this.snapshots.run(async () => {
+        for await (const chunk of this.outputChunks(id, false)) lines.push(chunk);
+      });
     } catch (err) {
       if (err instanceof UnknownJobError) throw this.notFound(idText);
+      if (err instanceof FluxMessageTooLargeError) {
+        throw new ApiError(413, {
+          Message:
+            `The output of job ${idText} is too large to return at once (the broker's reply is ${err.size} bytes, ` +
+            `over this server's ${err.limit}-byte limit, FLUX_MAX_MESSAGE_BYTES). Read it with ` +
+            `GET /v1/jobs/${idText}/output/stream or GET /v1/jobs/${idText}/output/events.`,
+          id: idText,
+        });
+      }
       if (!(err instanceof FluxError)) throw err; // e.g. ENOENT: guest.output not created yet
     }
     const output = lines.finish();
@@ -415,6 +437,26 @@ export class LineSplitter {
     this.lines.push(...this.partial.values());
     this.partial.clear();
     return this.lines;
+  }
+}
+
+/** Runs at most `limit` tasks at once; the others wait their turn, in order. */
+export class Gate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running < this.limit) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes straight to the next task
+      else this.running--;
+    }
   }
 }
 

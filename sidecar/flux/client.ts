@@ -2,11 +2,17 @@
  * FluxClient: the native TypeScript client for a Flux broker's local socket. Composes the
  * RPC layer with one module per broker service. Calls connect lazily; after a lost
  * connection the next call reconnects (with bounded backoff while the broker stays away).
+ *
+ * Calls share one connection. Following an eventlog or output, and reading an output snapshot,
+ * each get a connection of their own for as long as they last: a stream's consumer sets its
+ * pace by pausing that connection (the broker buffers meanwhile), which on the shared one would
+ * stall every call, and a huge output reply is read past there instead of in front of them.
  */
 import type { BackoffOptions } from "./connection";
+import { FluxUnavailableError } from "./errors";
 import type { JobRecord } from "./jobinfo";
 import type { Jobspec } from "./jobspec";
-import { RpcClient } from "./rpc";
+import { RpcClient, type RpcOptions } from "./rpc";
 import * as brokerService from "./services/broker";
 import * as ingestService from "./services/ingest";
 import * as jobInfoService from "./services/job-info";
@@ -24,12 +30,18 @@ export interface FluxClientOptions {
   connectTimeoutMs?: number;
   /** reconnect backoff after failed connects (default 100 ms doubling to 1000 ms) */
   backoff?: BackoffOptions;
-  /** largest message accepted from the broker (default 512 MiB) */
+  /**
+   * largest message accepted from the broker (default 512 MiB); a larger reply fails only its
+   * own call, with FluxMessageTooLargeError
+   */
   maxMessageBytes?: number;
+  /** replies a stream holds for a slow consumer before its connection stops reading (default 1 MiB) */
+  streamBufferBytes?: number;
 }
 
 /** The per-call timeout when none is given. */
 const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 export class FluxClient {
   readonly uri: string;
@@ -37,18 +49,25 @@ export class FluxClient {
   /** The per-call timeout in ms (0: none). */
   readonly timeoutMs: number;
   private readonly rpc: RpcClient;
+  private readonly rpcOptions: RpcOptions;
+  private readonly streamBufferBytes: number;
+  /** the clients of streams and snapshots in progress, each on its own connection */
+  private readonly exclusive = new Set<RpcClient>();
+  private closed = false;
   private owner: Promise<number> | undefined;
 
   constructor(opts: FluxClientOptions = {}) {
     this.uri = resolveFluxUri(opts.uri);
     this.socketPath = socketPathFromUri(this.uri);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.rpc = new RpcClient(this.socketPath, {
+    this.rpcOptions = {
       timeoutMs: this.timeoutMs,
       connectTimeoutMs: opts.connectTimeoutMs,
       backoff: opts.backoff,
       maxMessageBytes: opts.maxMessageBytes,
-    });
+    };
+    this.rpc = new RpcClient(this.socketPath, this.rpcOptions);
+    this.streamBufferBytes = opts.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES;
   }
 
   get isConnected(): boolean {
@@ -59,9 +78,32 @@ export class FluxClient {
     return this.rpc.connect();
   }
 
+  /** Connections open for streams and snapshots (the shared one not counted). */
+  get exclusiveConnections(): number {
+    return this.exclusive.size;
+  }
+
   /** Fails pending calls and ends streams with FluxUnavailableError; later calls fail too. */
   async close(): Promise<void> {
+    this.closed = true;
     this.rpc.close();
+    for (const rpc of this.exclusive) rpc.close();
+  }
+
+  /**
+   * Runs `work` on a connection of its own that stops reading while the consumer is behind,
+   * and closes it when the work ends (closing also ends the broker's side of its streams).
+   */
+  private async *onOwnConnection<T>(work: (rpc: RpcClient) => AsyncGenerator<T>): AsyncGenerator<T> {
+    if (this.closed) throw new FluxUnavailableError(`Flux client for ${this.socketPath} is closed`);
+    const rpc = new RpcClient(this.socketPath, { ...this.rpcOptions, streamBufferBytes: this.streamBufferBytes, pauseReading: true });
+    this.exclusive.add(rpc);
+    try {
+      yield* work(rpc);
+    } finally {
+      this.exclusive.delete(rpc);
+      rpc.close();
+    }
   }
 
   ping(): Promise<brokerService.PingResult> {
@@ -104,12 +146,15 @@ export class FluxClient {
     return jobListService.getJob(this.rpc, id);
   }
 
+  /** Snapshots use the shared connection; following uses one of its own. */
   eventlog(id: bigint, opts: jobInfoService.EventlogOptions = {}): AsyncGenerator<jobInfoService.EventlogEntry> {
-    return jobInfoService.eventlog(this.rpc, id, opts);
+    if (!opts.follow) return jobInfoService.eventlog(this.rpc, id, opts);
+    return this.onOwnConnection((rpc) => jobInfoService.eventlog(rpc, id, opts));
   }
 
+  /** On a connection of its own. A snapshot over maxMessageBytes fails with FluxMessageTooLargeError. */
   output(id: bigint, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<jobInfoService.OutputEvent> {
-    return jobInfoService.output(this.rpc, id, opts);
+    return this.onOwnConnection((rpc) => jobInfoService.output(rpc, id, opts));
   }
 
   cancel(id: bigint, reason?: string): Promise<void> {

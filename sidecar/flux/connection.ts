@@ -1,7 +1,9 @@
 /**
  * One byte-stream connection to a broker's local connector: connect, the 1-byte auth
  * handshake (0 = accepted, else an errno), then framed messages both ways. Knows nothing of
- * matchtags or services. BrokerLink adds reconnection with bounded backoff on top.
+ * matchtags or services. Reading can be paused (the broker then buffers, as for a stalled
+ * `flux job attach`), and a message over maxMessageBytes is read past, never buffered.
+ * BrokerLink adds reconnection with bounded backoff on top.
  */
 import net from "node:net";
 import {
@@ -9,11 +11,15 @@ import {
   encodeMessage,
   frameMessage,
   type FluxMessage,
+  type MessageSink,
+  type OversizedMessage,
 } from "./codec";
 import { FluxProtocolError, FluxUnavailableError, errnoCode } from "./errors";
 
 export interface ConnectionHandlers {
   onMessage(msg: FluxMessage): void;
+  /** A message over maxMessageBytes was skipped; its proto header says which request it answered. */
+  onOversized(msg: OversizedMessage): void;
   /** Called exactly once when the connection ends, with the reason. */
   onClose(reason: FluxUnavailableError | FluxProtocolError): void;
 }
@@ -21,6 +27,7 @@ export interface ConnectionHandlers {
 export interface ConnectOptions {
   /** how long connect + handshake may take (default 5000 ms) */
   connectTimeoutMs?: number;
+  /** largest message delivered (default 512 MiB); larger ones are skipped and reported */
   maxMessageBytes?: number;
 }
 
@@ -28,6 +35,10 @@ export class Connection {
   private closed = false;
   private outbox: Buffer[] = [];
   private flushScheduled = false;
+  private readonly sink: MessageSink = {
+    message: (msg) => this.deliver(() => this.handlers.onMessage(msg)),
+    oversized: (msg) => this.deliver(() => this.handlers.onOversized(msg)),
+  };
 
   private constructor(
     private readonly socket: net.Socket,
@@ -77,6 +88,15 @@ export class Connection {
     return !this.closed;
   }
 
+  /** Stops reading from the socket: the broker's replies wait in the kernel and the broker. */
+  pause(): void {
+    if (!this.closed) this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.socket.resume();
+  }
+
   /** Queues a message; writes are batched per tick into one writev. */
   send(msg: FluxMessage): void {
     if (this.closed) throw new FluxUnavailableError(`connection to the Flux broker at ${this.socketPath} is closed`);
@@ -114,23 +134,22 @@ export class Connection {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    let messages: FluxMessage[];
     try {
-      messages = this.reader.push(chunk);
+      this.reader.feed(chunk, this.sink);
     } catch (err) {
       const reason = err instanceof FluxProtocolError ? err : new FluxProtocolError(String(err));
       reason.message = `malformed message from the Flux broker at ${this.socketPath}: ${reason.message}`;
       this.shutdown(reason);
-      return;
     }
-    for (const msg of messages) {
-      if (this.closed) return;
-      try {
-        this.handlers.onMessage(msg);
-      } catch (err) {
-        // a consumer bug must not tear down the socket handler; surface it without crashing
-        process.emitWarning(`flux client message handler failed: ${String(err)}`);
-      }
+  }
+
+  private deliver(handle: () => void): void {
+    if (this.closed) return;
+    try {
+      handle();
+    } catch (err) {
+      // a consumer bug must not tear down the socket handler; surface it without crashing
+      process.emitWarning(`flux client message handler failed: ${String(err)}`);
     }
   }
 
@@ -166,6 +185,7 @@ export interface BackoffOptions {
 
 export interface LinkHandlers {
   onMessage(msg: FluxMessage): void;
+  onOversized(msg: OversizedMessage): void;
   /** The open connection ended; everything sent on it is lost. */
   onDisconnect(reason: FluxUnavailableError | FluxProtocolError): void;
 }
@@ -213,6 +233,15 @@ export class BrokerLink {
     return this.connecting;
   }
 
+  /** Stops reading the open connection (see Connection.pause); a new connection starts reading. */
+  pause(): void {
+    this.current?.pause();
+  }
+
+  resume(): void {
+    this.current?.resume();
+  }
+
   close(): void {
     this.closed = true;
     this.current?.close();
@@ -225,6 +254,7 @@ export class BrokerLink {
         this.socketPath,
         {
           onMessage: (msg) => this.handlers.onMessage(msg),
+          onOversized: (msg) => this.handlers.onOversized(msg),
           onClose: (reason) => {
             if (this.current === conn) this.current = undefined;
             this.handlers.onDisconnect(reason);

@@ -84,3 +84,23 @@ export class FluxTimeoutError extends Error {
 export class FluxProtocolError extends Error {
   override name = "FluxProtocolError";
 }
+
+/**
+ * The broker's reply was larger than the client accepts (maxMessageBytes). It was read past
+ * without being buffered; only the request it answered fails, and the connection stays usable.
+ */
+export class FluxMessageTooLargeError extends Error {
+  override name = "FluxMessageTooLargeError";
+  constructor(
+    readonly topic: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`${topic}: the broker's reply is ${size} bytes, over the ${limit}-byte message limit`);
+  }
+}
+
+/** A stream's consumer fell behind by more than the stream buffer holds; the stream was cancelled. */
+export class FluxBacklogError extends Error {
+  override name = "FluxBacklogError";
+}

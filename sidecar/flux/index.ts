@@ -7,6 +7,8 @@ export {
   FluxUnavailableError,
   FluxTimeoutError,
   FluxProtocolError,
+  FluxMessageTooLargeError,
+  FluxBacklogError,
   Errno,
   errnoCode,
 } from "./errors";

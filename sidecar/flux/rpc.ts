@@ -1,9 +1,11 @@
 /**
  * Remote procedure calls over a BrokerLink: matchtags, per-call timeouts, streaming
  * responses, cancellation (RFC 6), and error replies turned into FluxError. Knows no
- * services and no sockets.
+ * services and no sockets. Flux streams have no flow control, so what a stream holds for its
+ * consumer is bounded here: past the bound it fails, or the connection stops reading.
  */
 import {
+  DEFAULT_MAX_MESSAGE_BYTES,
   MessageFlags,
   MessageType,
   NODEID_ANY,
@@ -13,9 +15,18 @@ import {
   decodeStringPayload,
   encodeJsonPayload,
   type FluxMessage,
+  type OversizedMessage,
 } from "./codec";
 import { BrokerLink, type BackoffOptions, type ConnectOptions } from "./connection";
-import { Errno, FluxError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "./errors";
+import {
+  Errno,
+  FluxBacklogError,
+  FluxError,
+  FluxMessageTooLargeError,
+  FluxProtocolError,
+  FluxTimeoutError,
+  FluxUnavailableError,
+} from "./errors";
 
 export type Payload = Record<string, unknown>;
 
@@ -38,6 +49,17 @@ export interface RpcOptions extends ConnectOptions {
   /** default per-call timeout (ms); streams have none unless given one */
   timeoutMs?: number;
   backoff?: BackoffOptions;
+  /**
+   * Bytes of replies a stream may hold that its consumer has not taken (default 8 MiB). Past
+   * it the stream fails with FluxBacklogError and is cancelled, unless pauseReading is set.
+   */
+  streamBufferBytes?: number;
+  /**
+   * Instead, stop reading the connection while its streams hold more than streamBufferBytes and
+   * read again below a quarter of it: backpressure to the broker, which buffers meanwhile. Only
+   * for a client whose connection serves one stream: pausing a shared one stalls every call.
+   */
+  pauseReading?: boolean;
 }
 
 type Failure = FluxError | FluxUnavailableError | FluxProtocolError | FluxTimeoutError | Error;
@@ -45,10 +67,19 @@ type Failure = FluxError | FluxUnavailableError | FluxProtocolError | FluxTimeou
 interface PendingCall {
   /** a response arrived; return true when the tag is finished */
   onResponse(msg: FluxMessage): boolean;
+  /** a response over the message limit was skipped; return true when the tag is finished */
+  onOversized(msg: OversizedMessage): boolean;
   onFailure(err: Failure): void;
 }
 
 const MAX_MATCHTAG = 0xffffffff;
+export const DEFAULT_STREAM_BUFFER_BYTES = 8 * 1024 * 1024;
+/** What a held reply costs besides its payload (the message object), so empty replies count. */
+const MESSAGE_OVERHEAD = 64;
+
+const replyCost = (msg: FluxMessage) => (msg.payload?.length ?? 0) + MESSAGE_OVERHEAD;
+/** The reply that ends a call or stream: an error, or a reply without the STREAMING flag. */
+const isLast = (msg: { aux1: number; flags: number }) => msg.aux1 !== 0 || (msg.flags & MessageFlags.STREAMING) === 0;
 
 function toFluxError(msg: FluxMessage, topic: string): FluxError {
   return new FluxError(msg.aux1, decodeStringPayload(msg.payload), topic);
@@ -64,13 +95,23 @@ export class RpcClient {
   private pending = new Map<number, PendingCall>();
   private nextTag = 1;
   private readonly defaultTimeoutMs: number;
+  private readonly maxMessageBytes: number;
+  private readonly streamBufferBytes: number;
+  private readonly pauseReading: boolean;
+  /** bytes held by all streams for their consumers */
+  private streamBytes = 0;
+  private paused = false;
 
   constructor(socketPath: string, opts: RpcOptions = {}) {
     this.defaultTimeoutMs = opts.timeoutMs ?? 10_000;
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.streamBufferBytes = opts.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES;
+    this.pauseReading = opts.pauseReading ?? false;
     this.link = new BrokerLink(
       socketPath,
       {
         onMessage: (msg) => this.dispatch(msg),
+        onOversized: (msg) => this.dispatchOversized(msg),
         onDisconnect: (reason) => this.failAll(reason),
       },
       opts,
@@ -88,6 +129,11 @@ export class RpcClient {
   /** Number of matchtags in use (calls, streams, and tags awaiting a late reply). */
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Bytes of stream replies held for consumers that have not taken them yet. */
+  get bufferedStreamBytes(): number {
+    return this.streamBytes;
   }
 
   async connect(): Promise<void> {
@@ -114,12 +160,15 @@ export class RpcClient {
   /**
    * A streaming RPC: yields each success payload; ends normally on ENODATA; throws the
    * FluxError of any other error reply. Stopping early (break, return, signal) sends the
-   * cancel request and keeps the matchtag reserved until the broker's final reply.
+   * cancel request and keeps the matchtag reserved until the broker's final reply. Replies
+   * wait for the consumer within streamBufferBytes (see RpcOptions).
    */
   async *stream(topic: string, payload: Payload | undefined, opts: StreamOptions = {}): AsyncGenerator<Payload, void, undefined> {
     let queue: FluxMessage[] = [];
+    let head = 0; // queue[head] is the next reply to yield
+    let queuedBytes = 0;
     let failure: Failure | undefined; // delivered after the data that arrived before it
-    let interruption: Error | undefined; // abort or timeout: delivered at once
+    let interruption: Error | undefined; // abort, timeout or overflow: delivered at once
     let ended = false;
     let wake: (() => void) | undefined;
     const notify = () => {
@@ -130,15 +179,69 @@ export class RpcClient {
     if (opts.signal?.aborted) throw abortError(opts.signal); // checked after the await: the listener is added below
     const tag = this.allocTag();
     let finished = false; // the broker sent the terminating reply (or the connection died)
+    let cancelled = false;
+    /** Asks the broker to end the stream; the tag stays reserved until its terminating reply. */
+    const cancel = () => {
+      if (finished || cancelled) return;
+      cancelled = true;
+      if (!conn.isOpen) {
+        this.pending.delete(tag);
+        return;
+      }
+      this.pending.set(tag, { onResponse: isLast, onOversized: isLast, onFailure: () => {} });
+      try {
+        conn.send(this.requestMessage(opts.cancelTopic ?? `${topic}-cancel`, { matchtag: tag }, opts, MessageFlags.NORESPONSE, 0));
+      } catch {
+        this.pending.delete(tag); // connection already gone: nothing left to cancel
+      }
+    };
+    const release = (bytes: number) => {
+      queuedBytes -= bytes;
+      this.streamBytes -= bytes;
+      if (this.paused && this.streamBytes <= this.streamBufferBytes / 4) {
+        this.paused = false;
+        this.link.resume();
+      }
+    };
+    const hold = (msg: FluxMessage) => {
+      const cost = replyCost(msg);
+      queue.push(msg);
+      queuedBytes += cost;
+      this.streamBytes += cost;
+      if (this.pauseReading) {
+        if (!this.paused && this.streamBytes > this.streamBufferBytes) {
+          this.paused = true;
+          this.link.pause();
+        }
+      } else if (queuedBytes > this.streamBufferBytes) {
+        interruption = new FluxBacklogError(
+          `${topic}: the consumer fell behind by more than the ${this.streamBufferBytes}-byte stream buffer; the stream was cancelled`,
+        );
+        release(queuedBytes);
+        queue = [];
+        head = 0;
+        cancel();
+      }
+    };
     this.pending.set(tag, {
       onResponse: (msg) => {
-        const done = msg.aux1 !== 0 || (msg.flags & MessageFlags.STREAMING) === 0;
-        if (msg.aux1 === 0) queue.push(msg);
-        else if (msg.aux1 !== Errno.ENODATA) failure = toFluxError(msg, topic);
+        const done = isLast(msg);
         if (done) {
           finished = true;
           ended = true;
         }
+        if (!interruption && !failure) {
+          if (msg.aux1 === 0) hold(msg);
+          else if (msg.aux1 !== Errno.ENODATA) failure = toFluxError(msg, topic);
+        }
+        notify();
+        return done;
+      },
+      onOversized: (msg) => {
+        const done = isLast(msg);
+        if (done) finished = true;
+        failure ??= new FluxMessageTooLargeError(topic, msg.size, this.maxMessageBytes);
+        cancel();
         notify();
         return done;
       },
@@ -162,13 +265,17 @@ export class RpcClient {
       conn.send(this.requestMessage(topic, payload, opts, MessageFlags.STREAMING, tag));
       for (;;) {
         if (interruption) throw interruption;
-        if (queue.length > 0) {
-          const batch = queue;
-          queue = [];
-          for (let i = 0; i < batch.length; i++) {
-            if (interruption) throw interruption;
-            yield decodeJsonPayload(batch[i].payload);
+        if (head < queue.length) {
+          const msg = queue[head++];
+          if (head === queue.length) {
+            queue = [];
+            head = 0;
+          } else if (head >= 1024 && head * 2 >= queue.length) {
+            queue = queue.slice(head); // a backlog that never empties must not keep taken replies
+            head = 0;
           }
+          release(replyCost(msg));
+          yield decodeJsonPayload(msg.payload);
           continue;
         }
         if (failure) throw failure;
@@ -178,15 +285,9 @@ export class RpcClient {
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
-      if (!finished && conn.isOpen) {
-        // keep the tag until the broker's terminating reply so it cannot be reused early
-        this.pending.set(tag, { onResponse: (msg) => msg.aux1 !== 0 || (msg.flags & MessageFlags.STREAMING) === 0, onFailure: () => {} });
-        try {
-          conn.send(this.requestMessage(opts.cancelTopic ?? `${topic}-cancel`, { matchtag: tag }, opts, MessageFlags.NORESPONSE, 0));
-        } catch {
-          this.pending.delete(tag); // connection already gone: nothing left to cancel
-        }
-      } else if (!finished) this.pending.delete(tag);
+      release(queuedBytes);
+      queue = [];
+      cancel();
     }
   }
 
@@ -208,7 +309,7 @@ export class RpcClient {
         opts.signal?.removeEventListener("abort", onAbort);
       };
       // After a timeout or abort the tag stays reserved for the late reply, so it is never misrouted.
-      const orphan = () => this.pending.set(tag, { onResponse: () => true, onFailure: () => {} });
+      const orphan = () => this.pending.set(tag, { onResponse: () => true, onOversized: () => true, onFailure: () => {} });
       const onAbort = () => {
         settle();
         orphan();
@@ -219,6 +320,11 @@ export class RpcClient {
           settle();
           if (msg.aux1 !== 0) reject(toFluxError(msg, topic));
           else resolve(msg);
+          return true;
+        },
+        onOversized: (msg) => {
+          settle();
+          reject(new FluxMessageTooLargeError(topic, msg.size, this.maxMessageBytes));
           return true;
         },
         onFailure: (err) => {
@@ -274,10 +380,17 @@ export class RpcClient {
     if (call.onResponse(msg)) this.pending.delete(msg.aux2);
   }
 
+  private dispatchOversized(msg: OversizedMessage): void {
+    if (msg.type !== MessageType.RESPONSE) return;
+    const call = this.pending.get(msg.aux2);
+    if (call?.onOversized(msg)) this.pending.delete(msg.aux2);
+  }
+
   private failAll(reason: Failure): void {
     const calls = [...this.pending.values()];
     this.pending.clear();
     this.nextTag = 1;
+    this.paused = false; // the next connection starts reading
     for (const call of calls) call.onFailure(reason);
   }
 }

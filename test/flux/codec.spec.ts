@@ -185,6 +185,78 @@ describe("flux codec", () => {
       assert.throws(() => reader.push(hex("1200eeff 00100000")), /1048576 bytes exceeds the 1024-byte limit/);
     });
 
+    describe("messages over maxMessageBytes, for a sink that skips them", () => {
+      const reply = (matchtag: number, payloadBytes: number, flags: number = MessageFlags.STREAMING) =>
+        frameMessage(
+          encodeMessage({
+            type: MessageType.RESPONSE,
+            flags: MessageFlags.TOPIC | MessageFlags.PAYLOAD | flags,
+            userid: 7,
+            rolemask: 5,
+            aux1: 0,
+            aux2: matchtag,
+            topic: "job-info.lookup",
+            payload: encodeJsonPayload({ data: "x".repeat(payloadBytes) }),
+          }),
+        );
+      const collect = (reader: MessageReader, chunks: Buffer[]) => {
+        const got: Array<{ kind: "message" | "oversized"; aux2: number; size?: number }> = [];
+        let maxBuffered = 0;
+        for (const chunk of chunks) {
+          reader.feed(chunk, {
+            message: (msg) => got.push({ kind: "message", aux2: msg.aux2 }),
+            oversized: (msg) => got.push({ kind: "oversized", aux2: msg.aux2, size: msg.size }),
+          });
+          maxBuffered = Math.max(maxBuffered, reader.bufferedBytes);
+        }
+        return { got, maxBuffered };
+      };
+      const split = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+
+      it("reports the skipped message's header and size in order, and the reader goes on", () => {
+        const big = reply(42, 100_000);
+        const bytes = Buffer.concat([reply(1, 10), big, reply(2, 10)]);
+        for (const chunkSize of [1, 7, 21, 4096, 65536, bytes.length]) {
+          const { got, maxBuffered } = collect(new MessageReader({ maxMessageBytes: 1024 }), split(bytes, chunkSize));
+          assert.deepEqual(got, [
+            { kind: "message", aux2: 1 },
+            { kind: "oversized", aux2: 42, size: big.length - 8 },
+            { kind: "message", aux2: 2 },
+          ], `chunks of ${chunkSize}`);
+          assert.ok(maxBuffered <= Math.max(chunkSize, 1024), `chunks of ${chunkSize}: buffered ${maxBuffered} bytes`);
+        }
+      });
+
+      it("carries the proto fields of the skipped message (type, flags, userid, rolemask, errnum)", () => {
+        const big = reply(9, 5000, 0);
+        const [oversized] = collect(new MessageReader({ maxMessageBytes: 1024 }), [big]).got;
+        assert.equal(oversized.aux2, 9);
+        const reader = new MessageReader({ maxMessageBytes: 1024 });
+        reader.feed(big, {
+          message: () => assert.fail("not delivered"),
+          oversized: (msg) => assert.deepEqual(msg, { type: MessageType.RESPONSE, flags: MessageFlags.TOPIC | MessageFlags.PAYLOAD, userid: 7, rolemask: 5, aux1: 0, aux2: 9, size: big.length - 8 }),
+        });
+      });
+
+      it("still treats a length above MAX_SKIPPABLE_BYTES as a protocol error", () => {
+        const reader = new MessageReader({ maxMessageBytes: 1024 });
+        const header = hex("1200eeff 40000001"); // 1 GiB + 1
+        assert.throws(() => reader.feed(header, { message: () => {}, oversized: () => {} }), /1073741825 bytes exceeds the 1024-byte limit/);
+      });
+
+      it("rejects a skipped message that does not end with a proto frame", () => {
+        const reader = new MessageReader({ maxMessageBytes: 1024 });
+        const bogus = Buffer.concat([hex("1200eeff 00000800"), Buffer.alloc(0x800, 0x41)]);
+        assert.throws(() => reader.feed(bogus, { message: () => {}, oversized: () => {} }), (err: unknown) => err instanceof FluxProtocolError && /does not end with a proto frame/.test(err.message));
+      });
+
+      it("an exception from the sink leaves the reader usable", () => {
+        const reader = new MessageReader();
+        assert.throws(() => reader.feed(Buffer.concat([ATTR_GET_REPLY, ATTR_GET_ERROR]), { message: () => { throw new Error("consumer bug"); } }), /consumer bug/);
+        assert.deepEqual(reader.push(Buffer.alloc(0)).map((m) => m.aux2), [2], "the message after it is still there");
+      });
+    });
+
     it("only ever throws FluxProtocolError on garbage", () => {
       fc.assert(
         fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), fc.boolean(), (chunks, validPrefix) => {

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { MessageFlags } from "../../sidecar/flux/codec";
 import { FluxClient } from "../../sidecar/flux/client";
-import { FluxError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "../../sidecar/flux/errors";
+import {
+  FluxBacklogError,
+  FluxError,
+  FluxMessageTooLargeError,
+  FluxProtocolError,
+  FluxTimeoutError,
+  FluxUnavailableError,
+} from "../../sidecar/flux/errors";
 import { RpcClient } from "../../sidecar/flux/rpc";
 import { decodeJsonPayload } from "../../sidecar/flux/codec";
 import { FakeBroker } from "./fake-broker";
@@ -173,7 +180,7 @@ describe("flux connection and RPC", function () {
   it("closes the connection on garbage with FluxProtocolError, without crashing, and reconnects", async () => {
     broker.onRequest = ({ msg, socket }) => {
       if (msg.topic === "svc.garbage") socket.write(Buffer.from("this is not a flux frame at all"));
-      else broker.respond(socket, msg, { ok: true });
+      else if (msg.topic === "svc.ok") broker.respond(socket, msg, { ok: true });
     };
     const other = rpc.call("svc.other-pending", {}); // never answered; must fail with the same cause
     await assert.rejects(rpc.call("svc.garbage", {}), (err: unknown) => err instanceof FluxProtocolError && /malformed message .* bad frame magic/.test(err.message));
@@ -229,7 +236,140 @@ describe("flux connection and RPC", function () {
     await assert.rejects(rpc.call("svc.x", {}), /is closed/);
   });
 
+  describe("bounded replies", () => {
+    const KiB = 1024;
+    /** Polls (bounded) until `done` holds: waiting for socket buffers to fill, never a timing assertion. */
+    async function until(what: string, done: () => boolean): Promise<void> {
+      for (let i = 0; i < 400 && !done(); i++) await sleep(5);
+      assert.ok(done(), `never happened: ${what}`);
+    }
+
+    it("a reply over maxMessageBytes fails only its own call; the connection and the other calls go on", async () => {
+      const limited = new RpcClient(broker.socketPath, { maxMessageBytes: 64 * KiB });
+      try {
+        broker.onRequest = ({ msg, socket }) => {
+          if (msg.topic === "svc.big") broker.respond(socket, msg, { data: "x".repeat(1024 * KiB) });
+          else broker.respond(socket, msg, { n: decodeJsonPayload(msg.payload).n });
+        };
+        const before = limited.call("svc.small", { n: 1 });
+        const big = limited.call("svc.big", {});
+        const after = limited.call("svc.small", { n: 2 });
+        await assert.rejects(big, (err: unknown) => {
+          assert.ok(err instanceof FluxMessageTooLargeError);
+          assert.equal(err.topic, "svc.big");
+          assert.equal(err.limit, 64 * KiB);
+          assert.ok(err.size > 1024 * KiB);
+          assert.match(err.message, /svc\.big: the broker's reply is \d+ bytes, over the 65536-byte message limit/);
+          return true;
+        });
+        assert.deepEqual([await before, await after], [{ n: 1 }, { n: 2 }]);
+        assert.deepEqual(await limited.call("svc.small", { n: 3 }), { n: 3 });
+        assert.equal(broker.sockets.size, 1, "the same connection throughout");
+        assert.equal(limited.pendingCount, 0);
+      } finally {
+        limited.close();
+      }
+    });
+
+    it("an oversized reply mid-stream ends that stream after the data before it, and cancels it", async () => {
+      const limited = new RpcClient(broker.socketPath, { maxMessageBytes: 64 * KiB });
+      try {
+        broker.onRequest = ({ msg, socket }) => {
+          if (msg.topic === "svc.watch") {
+            broker.respond(socket, msg, { i: 0 });
+            broker.respond(socket, msg, { i: 1, data: "x".repeat(256 * KiB) });
+            broker.respond(socket, msg, { i: 2 });
+          } else if (msg.topic === "svc.watch-cancel") {
+            broker.respond(socket, broker.requests.find((m) => m.topic === "svc.watch")!, undefined, { errnum: 61 });
+          } else broker.respond(socket, msg, { ok: true });
+        };
+        const got: unknown[] = [];
+        await assert.rejects(async () => {
+          for await (const r of limited.stream("svc.watch", {})) got.push(r.i);
+        }, FluxMessageTooLargeError);
+        assert.deepEqual(got, [0]);
+        await until("the cancel reached the broker and its final reply freed the tag", () => limited.pendingCount === 0 && broker.requests.some((m) => m.topic === "svc.watch-cancel"));
+        assert.deepEqual(await limited.call("svc.ok", {}), { ok: true });
+      } finally {
+        limited.close();
+      }
+    });
+
+    /** A stream of `count` replies of `bytes` each, then ENODATA; the broker writes them all at once. */
+    function floodStream(count: number, bytes: number): void {
+      broker.onRequest = ({ msg, socket }) => {
+        if (msg.topic !== "svc.watch") return;
+        for (let i = 0; i < count; i++) broker.respond(socket, msg, { i, data: "y".repeat(bytes) });
+        broker.respond(socket, msg, undefined, { errnum: 61 });
+      };
+    }
+
+    it("pauseReading: a stalled consumer leaves the replies in the broker, not in the client, and gets all of them later", async () => {
+      const paced = new RpcClient(broker.socketPath, { pauseReading: true, streamBufferBytes: 64 * KiB });
+      try {
+        floodStream(2000, 4 * KiB); // 8 MiB
+        const stream = paced.stream("svc.watch", {});
+        assert.equal((await stream.next()).value?.i, 0);
+        // The consumer stalls: the broker's socket must back up with what the client did not read.
+        const brokerSide = () => [...broker.sockets][0];
+        await until("the broker holds megabytes it cannot send", () => (brokerSide()?.writableLength ?? 0) > 4 * 1024 * KiB);
+        await sleep(50);
+        assert.ok(paced.bufferedStreamBytes <= 64 * KiB + 128 * KiB, `the client holds ${paced.bufferedStreamBytes} bytes`);
+        let next = 1;
+        for await (const r of stream) assert.equal(r.i, next++);
+        assert.equal(next, 2000, "every reply arrived, in order");
+        assert.equal(paced.bufferedStreamBytes, 0);
+      } finally {
+        paced.close();
+      }
+    });
+
+    it("without pauseReading, a stream whose consumer falls behind past its buffer fails with FluxBacklogError and is cancelled", async () => {
+      const bounded = new RpcClient(broker.socketPath, { streamBufferBytes: 64 * KiB });
+      try {
+        floodStream(500, 4 * KiB);
+        const stream = bounded.stream("svc.watch", {});
+        assert.equal((await stream.next()).value?.i, 0);
+        await until("the cancel reached the broker", () => broker.requests.some((m) => m.topic === "svc.watch-cancel"));
+        assert.equal(bounded.bufferedStreamBytes, 0, "what it held was dropped");
+        await assert.rejects(stream.next(), (err: unknown) => err instanceof FluxBacklogError && /fell behind by more than the 65536-byte stream buffer/.test(err.message));
+      } finally {
+        bounded.close();
+      }
+    });
+  });
+
   describe("FluxClient over the fake endpoint", () => {
+    it("follows output on a connection of its own, closed when the stream ends; calls keep the shared one", async () => {
+      const entry = (name: string, context: object) => JSON.stringify({ timestamp: 1, name, context }) + "\n";
+      broker.onRequest = ({ msg, socket }) => {
+        if (msg.topic === "attr.get") return broker.respond(socket, msg, { value: "4", flags: 1 });
+        if (msg.topic !== "job-info.eventlog-watch") return;
+        const { path: key } = decodeJsonPayload(msg.payload);
+        if (key === "guest.exec.eventlog") broker.respond(socket, msg, { event: entry("shell.init", {}) });
+        else {
+          broker.respond(socket, msg, { event: entry("data", { stream: "stdout", rank: "0", data: "hello\n" }) });
+          broker.respond(socket, msg, undefined, { errnum: 61 });
+        }
+      };
+      const client = new FluxClient({ uri: broker.uri });
+      try {
+        assert.equal(await client.getAttr("size"), "4");
+        const seen: string[] = [];
+        for await (const e of client.output(1n, { follow: true })) {
+          if (e.kind === "data") seen.push(e.data);
+          assert.equal(client.exclusiveConnections, 1);
+          assert.equal(broker.sockets.size, 2, "the shared connection and the stream's own");
+        }
+        assert.deepEqual(seen, ["hello\n"]);
+        assert.equal(client.exclusiveConnections, 0);
+        await within(1000, (async () => { while (broker.sockets.size > 1) await sleep(5); })());
+        assert.equal(await client.getAttr("size"), "4");
+      } finally {
+        await client.close();
+      }
+    });
+
     it("parses FLUX_URI and rejects other schemes", () => {
       assert.equal(new FluxClient({ uri: "local:///run/flux/local" }).socketPath, "/run/flux/local");
       assert.equal(new FluxClient({ uri: "local:// /tmp/x/local\t" }).socketPath, "/tmp/x/local");

@@ -102,7 +102,7 @@ describe("reliability: proxies, sessions and stream limits", function () {
     assert.equal(await status(await h.api("/v1/jobs")), 200, "other tokens are untouched");
   });
 
-  it("caps open streams with a 503, and holds more than ten without a listener warning", async () => {
+  it("caps open streams with a 429, and holds more than ten without a listener warning", async () => {
     const h = await harness({ FLUX_MAX_STREAMS: "12" });
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
@@ -115,8 +115,8 @@ describe("reliability: proxies, sessions and stream limits", function () {
       const streams = await Promise.all(Array.from({ length: 12 }, open));
       assert.deepEqual(streams.map((s) => s.status), Array(12).fill(200));
       const over = await open();
-      assert.equal(over.status, 503);
-      assert.match(((await over.json()) as { detail: string }).detail, /Too many open streams \(limit 12\)/);
+      assert.equal(over.status, 429);
+      assert.match(((await over.json()) as { detail: string }).detail, /at most 12 at once/);
       await h.api(`/v1/jobs/${id}/cancel`, { method: "POST" });
       await waitInactive(h, id);
       // Closing the server aborts every stream through one listener.

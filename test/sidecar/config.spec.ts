@@ -23,6 +23,18 @@ describe("sidecar: configuration", () => {
     assert.equal(c.socketCandidates[0], "/mnt/flux/view/run/flux/local");
   });
 
+  it("stream and broker-message limits: FLUX_MAX_STREAMS (32), FLUX_MAX_MESSAGE_BYTES (8 MiB), bounded both ways", () => {
+    const c = loadConfig({});
+    assert.equal(c.maxStreams, 32);
+    assert.equal(c.maxMessageBytes, 8 * 1024 * 1024);
+    const set = loadConfig({ FLUX_MAX_STREAMS: "4", FLUX_MAX_MESSAGE_BYTES: "1048576" });
+    assert.equal(set.maxStreams, 4);
+    assert.equal(set.maxMessageBytes, 1048576);
+    assert.throws(() => loadConfig({ FLUX_MAX_STREAMS: "0" }), /FLUX_MAX_STREAMS must be an integer between 1 and 4096/);
+    assert.throws(() => loadConfig({ FLUX_MAX_MESSAGE_BYTES: "1000" }), /FLUX_MAX_MESSAGE_BYTES must be an integer between 65536 and 1073741824/);
+    assert.throws(() => loadConfig({ FLUX_MAX_MESSAGE_BYTES: "2147483648" }), ConfigError);
+  });
+
   it("booleans: false, 0 and no are false (unlike the Python server's 'set means true')", () => {
     for (const v of ["false", "0", "no", "off", "", "FALSE"]) assert.equal(parseBool("X", v, true), false, v);
     for (const v of ["true", "1", "yes", "on", "True"]) assert.equal(parseBool("X", v, false), true, v);

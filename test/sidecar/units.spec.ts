@@ -1,9 +1,9 @@
-/** The sidecar's pure pieces: response JSON, request coalescing, line splitting, rate limiting, log scrubbing. */
+/** The sidecar's pure pieces: response JSON, request coalescing, the snapshot gate, line splitting, rate limiting, log scrubbing. */
 import assert from "node:assert/strict";
 import { FailureLimiter } from "../../sidecar/api/auth";
 import { NextFlight } from "../../sidecar/api/coalesce";
 import { toJson } from "../../sidecar/api/json";
-import { LineSplitter } from "../../sidecar/api/service";
+import { Gate, LineSplitter } from "../../sidecar/api/service";
 import { secretScrubber } from "../../sidecar/log";
 
 describe("sidecar: units", () => {
@@ -13,6 +13,31 @@ describe("sidecar: units", () => {
     assert.equal(toJson(new Map([["20", 1], ["10", 2]])), '{"20":1,"10":2}'); // a plain object would reorder these
     assert.equal(toJson({ runtime: 0.5, x: [undefined, NaN], y: undefined }), '{"runtime":0.5,"x":[null,null]}');
     assert.equal(toJson("\u2028\ud800"), JSON.stringify("\u2028\ud800"));
+  });
+
+  it("Gate runs at most its limit at once, the rest in arrival order, and frees a slot when a task fails", async () => {
+    const gate = new Gate(2);
+    const started: number[] = [];
+    const finish: Array<(ok: boolean) => void> = [];
+    const tasks = [0, 1, 2, 3].map((n) =>
+      gate.run(() => {
+        started.push(n);
+        return new Promise<number>((resolve, reject) => finish.push((ok) => (ok ? resolve(n) : reject(new Error(`task ${n}`)))));
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, [0, 1]);
+    finish[0](false);
+    await assert.rejects(tasks[0], /task 0/);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, [0, 1, 2]);
+    finish[1](true);
+    finish[2](true);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, [0, 1, 2, 3]);
+    finish[3](true);
+    assert.deepEqual(await Promise.all(tasks.slice(1)), [1, 2, 3]);
+    assert.equal(await gate.run(async () => "free again"), "free again");
   });
 
   it("NextFlight shares a call among callers that arrived while it was queued, never one that started before them", async () => {

@@ -142,6 +142,23 @@ function splitFrames(body: Buffer): Array<[number, number]> {
   return frames;
 }
 
+/** The header fields a message's 20-byte proto frame carries. Throws FluxProtocolError. */
+export function decodeProto(proto: Buffer): FluxMessage {
+  if (proto[0] !== PROTO_MAGIC) throw new FluxProtocolError(`bad proto magic 0x${proto[0].toString(16)}`);
+  if (proto[1] !== PROTO_VERSION) throw new FluxProtocolError(`unsupported proto version ${proto[1]}`);
+  const type = proto[2];
+  const flags = proto[3];
+  checkFlags(type, flags);
+  return {
+    type,
+    flags,
+    userid: proto.readUInt32BE(4),
+    rolemask: proto.readUInt32BE(8),
+    aux1: proto.readUInt32BE(12),
+    aux2: proto.readUInt32BE(16),
+  };
+}
+
 /** Decodes an encoded message (without the outer header). Throws FluxProtocolError. */
 export function decodeMessage(body: Buffer): FluxMessage {
   const frames = splitFrames(body);
@@ -150,19 +167,8 @@ export function decodeMessage(body: Buffer): FluxMessage {
   if (protoEnd - protoStart !== PROTO_SIZE) {
     throw new FluxProtocolError(`proto frame is ${protoEnd - protoStart} bytes, expected ${PROTO_SIZE}`);
   }
-  if (body[protoStart] !== PROTO_MAGIC) throw new FluxProtocolError(`bad proto magic 0x${body[protoStart].toString(16)}`);
-  if (body[protoStart + 1] !== PROTO_VERSION) throw new FluxProtocolError(`unsupported proto version ${body[protoStart + 1]}`);
-  const type = body[protoStart + 2];
-  const flags = body[protoStart + 3];
-  checkFlags(type, flags);
-  const msg: FluxMessage = {
-    type,
-    flags,
-    userid: body.readUInt32BE(protoStart + 4),
-    rolemask: body.readUInt32BE(protoStart + 8),
-    aux1: body.readUInt32BE(protoStart + 12),
-    aux2: body.readUInt32BE(protoStart + 16),
-  };
+  const msg: FluxMessage = decodeProto(body.subarray(protoStart, protoEnd));
+  const flags = msg.flags;
   const last = frames.length - 1;
   let i = 0;
   if (flags & MessageFlags.ROUTE) {

@@ -75,8 +75,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const creds = randomCredentials();
   const logLines: string[] = [];
   const uri = opts.fluxUri ?? broker.uri;
-  const flux = new FluxClient({ uri, timeoutMs: opts.fluxTimeoutMs });
   const config = loadConfig(sidecarEnv(uri, broker.size, creds, { FLUX_LOG_LEVEL: "debug", ...opts.env }));
+  const flux = new FluxClient({ uri, timeoutMs: opts.fluxTimeoutMs, maxMessageBytes: config.maxMessageBytes });
   const sidecar = await startSidecar(config, { flux, logDestination: lineCollector(logLines) });
   const issuedTokens = new Set<string>();
   let authorization: Promise<string> | undefined;
