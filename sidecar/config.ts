@@ -51,6 +51,8 @@ export interface SidecarConfig {
   maxConnectionsPerAddress: number;
   /** A request's headers, and the whole request, must arrive within these. */
   headersTimeoutMs: number;
+  /** A client that reads nothing of its answer for this long is cut off. */
+  writeStallMs: number;
   requestTimeoutMs: number;
   /** Idle keep-alive: longer than the idle timeout of the load balancer in front, or it sees resets (502). */
   keepAliveTimeoutMs: number;
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     maxConnections: parseInteger("FLUX_MAX_CONNECTIONS", env.FLUX_MAX_CONNECTIONS, 512, 1, 100_000),
     maxConnectionsPerAddress: parseInteger("FLUX_MAX_CONNECTIONS_PER_ADDRESS", env.FLUX_MAX_CONNECTIONS_PER_ADDRESS, 64, 1, 100_000),
     headersTimeoutMs: 1000 * parseInteger("FLUX_HEADERS_TIMEOUT_SECONDS", env.FLUX_HEADERS_TIMEOUT_SECONDS, 10, 1, 600),
+    writeStallMs: 1000 * parseInteger("FLUX_WRITE_STALL_SECONDS", env.FLUX_WRITE_STALL_SECONDS, 60, 1, 3600),
     requestTimeoutMs: 1000 * parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600),
     keepAliveTimeoutMs: 1000 * parseInteger("FLUX_KEEPALIVE_TIMEOUT_SECONDS", env.FLUX_KEEPALIVE_TIMEOUT_SECONDS, 65, 1, 3600),
     restartOnStop: parseBool("FLUX_RESTART_ON_STOP", env.FLUX_RESTART_ON_STOP, false),

@@ -27,20 +27,34 @@ export interface ConnectionLimits {
   maxConnectionsPerAddress: number;
   /** A TLS server's refusals are a plain close: a 503 in clear text would be noise to a TLS client. */
   tls: boolean;
+  /** A connection with answers waiting that the client has taken none of for this long is closed. */
+  writeStallMs: number;
 }
+
+/** How often the connections are checked for stalled readers. */
+const STALL_CHECK_MS = 1000;
 
 /** The same key for the TCP socket and the TLS socket over it. */
 const peerKey = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+
+interface Handle {
+  socket: Socket;
+  release(): void;
+  /** Bytes the kernel has taken, and when that last moved (or nothing was waiting). */
+  flushed: number;
+  progressAt: number;
+}
 
 export class ConnectionGate {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly reserve = new Set<string>();
   /** Connections without a request in progress, longest idle first. */
-  private readonly idle = new Map<string, { socket: Socket; release(): void }>();
-  private readonly handles = new Map<string, { socket: Socket; release(): void }>();
+  private readonly idle = new Map<string, Handle>();
+  private readonly handles = new Map<string, Handle>();
   private refusing = 0;
   refused = 0;
+  stalled = 0;
   evicted = 0;
 
   constructor(private readonly limits: ConnectionLimits) {}
@@ -48,6 +62,8 @@ export class ConnectionGate {
   /** Counts every connection of `server` from now on. */
   attach(server: Server): void {
     server.on("connection", (socket: Socket) => this.admit(socket));
+    const check = setInterval(() => this.cutStalledReaders(), STALL_CHECK_MS).unref();
+    server.once("close", () => clearInterval(check));
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       const key = peerKey(req.socket);
       this.idle.delete(key);
@@ -96,10 +112,30 @@ export class ConnectionGate {
       if (left > 0) this.perAddress.set(address, left);
       else this.perAddress.delete(address);
     };
-    const handle = { socket, release };
+    const handle: Handle = { socket, release, flushed: 0, progressAt: Date.now() };
     this.handles.set(key, handle);
     this.idle.set(key, handle);
     socket.once("close", release);
+  }
+
+  /**
+   * Closes connections whose client has read nothing of what is waiting for it for
+   * writeStallMs: a client that sends requests (pipelined, or a stream) and never reads the
+   * answers would otherwise hold its connection, and its place under the cap, for ever.
+   */
+  private cutStalledReaders(): void {
+    const now = Date.now();
+    for (const handle of this.handles.values()) {
+      const { socket } = handle;
+      const flushed = socket.bytesWritten - socket.writableLength;
+      if (socket.writableLength === 0 || flushed !== handle.flushed) {
+        handle.flushed = flushed;
+        handle.progressAt = now;
+      } else if (now - handle.progressAt >= this.limits.writeStallMs) {
+        this.stalled++;
+        socket.destroy();
+      }
+    }
   }
 
   private evictLongestIdle(): void {

@@ -322,26 +322,8 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
     res.writeHead(reply.status, { ...reply.headers, "content-length": String(bytes?.byteLength ?? 0) });
     res.end(bytes);
-    cutIfStalled(res);
   }
 }
-
-/**
- * A reader that takes no bytes for this long is cut off: otherwise a client that sends requests
- * and never reads the answers would hold its connection (and a place under the cap) for ever.
- */
-const WRITE_STALL_MS = 60_000;
-
-/** Destroys `res` unless its buffered bytes drain within WRITE_STALL_MS of now. */
-function cutIfStalled(res: ServerResponse): void {
-  if (res.writableFinished || !res.writableNeedDrain) return;
-  const timer = setTimeout(() => res.destroy(), WRITE_STALL_MS);
-  const done = () => clearTimeout(timer);
-  res.once("finish", done);
-  res.once("close", done);
-  res.once("drain", done);
-}
-
 
 async function writeStream(res: ServerResponse, body: StreamBody, abort: AbortController, opts: ListenerOptions): Promise<void> {
   const stop = () => abort.abort();
@@ -367,10 +349,7 @@ async function writeStream(res: ServerResponse, body: StreamBody, abort: AbortCo
       const next = await orAbort(iterator.next());
       if (next === "aborted" || next.done) break;
       // At most one chunk waits in the response's buffer: the producer runs at the reader's pace.
-      if (!res.write(next.value)) {
-        cutIfStalled(res);
-        if ((await orAbort(once(res, "drain"))) === "aborted") break;
-      }
+      if (!res.write(next.value) && (await orAbort(once(res, "drain"))) === "aborted") break;
     }
     res.end();
   } catch (err) {

@@ -41,6 +41,9 @@ export class Metrics {
     new Gauge({ name: "flux_sidecar_connections_refused", help: "Connections refused at the caps since start", registers, collect() {
       this.set(gate.refused);
     } });
+    new Gauge({ name: "flux_sidecar_connections_stalled", help: "Connections closed because the client read none of its answers in time, since start", registers, collect() {
+      this.set(gate.stalled);
+    } });
     new Gauge({ name: "flux_sidecar_connections_evicted", help: "Idle connections closed to admit new ones since start", registers, collect() {
       this.set(gate.evicted);
     } });

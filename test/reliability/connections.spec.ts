@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
+import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBroker } from "../support/broker";
 import { fetchAccessToken, randomCredentials } from "./support/auth";
@@ -130,6 +131,66 @@ describe("reliability: connection bounds", function () {
     assert.match(jobs.body, /connection limit/);
     const health = await rawRequest(sidecar.port, { method: "GET", path: "/healthz" });
     assert.equal(health.status, 200, health.body);
+  });
+
+  it("lets a real client take the place of connections idle between requests (keep-alive)", async () => {
+    const sidecar = await start({ FLUX_MAX_CONNECTIONS: "8", FLUX_MAX_CONNECTIONS_PER_ADDRESS: "100" });
+    const authorization = `Bearer ${await fetchAccessToken(sidecar.url, creds)}`;
+    const parked = await Promise.all(Array.from({ length: 8 }, () => hold(sidecar.port, "127.0.5.1")));
+    for (const held of parked) {
+      sockets.push(held.socket);
+      held.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    await waitFor("every parked connection got its answer", () => parked.every((h) => h.received.includes("\r\n\r\n")), 5_000);
+    const jobs = await rawRequest(sidecar.port, { method: "GET", path: "/v1/jobs", headers: { authorization } });
+    assert.equal(jobs.status, 200, jobs.body);
+    assert.ok(parked.some((h) => h.closed), "an idle keep-alive connection gave way");
+  });
+
+  it("cuts off a client that sends requests and never reads the answers", async () => {
+    const sidecar = await start({ FLUX_MAX_CONNECTIONS: "4", FLUX_WRITE_STALL_SECONDS: "2" });
+    const authorization = `Bearer ${await fetchAccessToken(sidecar.url, creds)}`;
+    const stalled = async () => {
+      const metrics = await rawRequest(sidecar.port, { method: "GET", path: "/metrics", headers: { authorization } });
+      return Number(/flux_sidecar_connections_stalled (\d+)/.exec(metrics.body)?.[1]);
+    };
+    assert.equal(await stalled(), 0);
+    const reader = connect({ port: sidecar.port, host: "127.0.0.1", localAddress: "127.0.6.1" });
+    sockets.push(reader);
+    let closed = false;
+    reader.on("error", () => undefined);
+    reader.on("close", () => (closed = true));
+    await once(reader, "connect");
+    reader.pause(); // never reads: the answers pile up in the server's socket buffers
+    const script = (await rawRequest(sidecar.port, { method: "GET", path: "/" })).body.match(/static\/[^"]+\.js/)![0];
+    reader.write(`GET /${script} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(300));
+    let count = 0;
+    for (const started = performance.now(); count === 0 && performance.now() - started < 20_000; await sleep(250)) count = await stalled();
+    assert.equal(count, 1, "the server closed the stalled connection");
+    // A paused socket sees its end only once it reads again.
+    reader.resume();
+    await waitFor("the client sees the connection closed", () => closed, 10_000);
+  });
+
+  it("refuses a burst of connections past the caps without holding their descriptors", async () => {
+    const sidecar = await start({ FLUX_MAX_CONNECTIONS: "4", FLUX_MAX_CONNECTIONS_PER_ADDRESS: "2" });
+    const fds = () => readdirSync(`/proc/${sidecar.pid}/fd`).length;
+    const before = fds();
+    let peak = before;
+    const burst: Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      for (let j = 0; j < 100; j++) {
+        const s = connect({ port: sidecar.port, host: "127.0.0.1", localAddress: "127.0.7.1" });
+        s.on("error", () => undefined);
+        s.pause();
+        burst.push(s);
+      }
+      await sleep(10);
+      peak = Math.max(peak, fds());
+    }
+    sockets.push(...burst);
+    // 2 admitted, at most 64 refusals waiting to be read, a few for the sampling itself.
+    assert.ok(peak - before <= 2 + 64 + 16, `descriptors grew by ${peak - before}`);
   });
 
   it("closes a connection that sends nothing after the header timeout, and a trickled body after the request timeout", async () => {

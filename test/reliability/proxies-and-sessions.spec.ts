@@ -70,6 +70,15 @@ describe("reliability: proxies, sessions and stream limits", function () {
     await signed.arrayBuffer();
   });
 
+  it("limits signed token requests per address: a secret holder's guesses lock out only that address", async () => {
+    const h = await harness({ FLUX_TRUST_PROXY: "true" });
+    const token = async (forwardedFor: string, creds = h.creds) =>
+      status(await fetch(`${h.url}/v1/token`, { method: "POST", headers: { authorization: `Bearer ${await tokenRequestJwt(creds)}`, "x-forwarded-for": forwardedFor } }));
+    for (let i = 0; i < MAX_FAILURES; i++) assert.equal(await token("203.0.113.20", { ...h.creds, token: `guess${i}` }), 400);
+    assert.equal(await token("203.0.113.20"), 429, "the guessing address is locked out");
+    assert.equal(await token("198.51.100.20"), 200, "another address is not");
+  });
+
   it("marks the session cookie Secure when the client used https through a trusted proxy, and only then", async () => {
     const login = async (h: Harness, proto?: string) => {
       const headers: Record<string, string> = proto ? { "x-forwarded-proto": proto } : {};
@@ -100,6 +109,22 @@ describe("reliability: proxies, sessions and stream limits", function () {
     const session = (await (await fetch(`${h.url}/ui/session`, { headers: { cookie } })).json()) as { user: string | null };
     assert.equal(session.user, null);
     assert.equal(await status(await h.api("/v1/jobs")), 200, "other tokens are untouched");
+  });
+
+  it("refuses a logged-out token under every spelling, including one the server already saw", async () => {
+    const h = await harness({});
+    const res = await fetch(`${h.url}/ui/login`, { method: "POST", body: new URLSearchParams({ user: h.creds.user, token: h.creds.token }) });
+    await res.arrayBuffer();
+    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0];
+    const token = cookie.slice(cookie.indexOf("=") + 1);
+    // The signature's last base64url character carries two spare bits: flipping one spells the same token.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const variant = token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) ^ 1];
+    const bearer = (value: string) => ({ headers: { authorization: `Bearer ${value}` } });
+    assert.equal(await status(await fetch(`${h.url}/v1/jobs`, bearer(variant))), 200, "the variant is accepted while the session lives");
+    assert.equal(await status(await fetch(`${h.url}/ui/logout`, { method: "POST", headers: { cookie } })), 200);
+    assert.equal(await status(await fetch(`${h.url}/v1/jobs`, bearer(variant))), 401, "the variant after logout");
+    assert.equal(await status(await fetch(`${h.url}/v1/jobs`, bearer(token))), 401, "the original after logout");
   });
 
   it("caps open streams with a 429, and holds more than ten without a listener warning", async () => {

@@ -1,5 +1,6 @@
 /** The sidecar's pure pieces: response JSON, request coalescing, the snapshot gate, line splitting, rate limiting, log scrubbing. */
 import assert from "node:assert/strict";
+import { clientKey } from "../../sidecar/api/address";
 import { FailureLimiter } from "../../sidecar/api/auth";
 import { NextFlight } from "../../sidecar/api/coalesce";
 import { toJson } from "../../sidecar/api/json";
@@ -91,5 +92,16 @@ describe("sidecar: units", () => {
     const line = JSON.stringify({ a: 's3cr"et', h: "Bearer abc.def", b: "basic dXNlcjpwdw==", t: "eyJhbGciOi.eyJzdWIi.sig" });
     const out = scrub(line);
     for (const leak of ['s3cr\\"et', "abc.def", "dXNlcjpwdw==", "eyJhbGciOi"]) assert.ok(!out.includes(leak), `${leak} in ${out}`);
+  });
+});
+
+describe("sidecar: client keys for per-client limits", () => {
+  it("keys IPv4 by address, IPv4-mapped IPv6 as IPv4, and IPv6 by its /64", () => {
+    assert.equal(clientKey("203.0.113.9"), "203.0.113.9");
+    assert.equal(clientKey("::ffff:203.0.113.9"), "203.0.113.9");
+    assert.equal(clientKey("2001:db8::1"), "2001:db8:0:0::/64");
+    assert.equal(clientKey("2001:db8:0:0:ffff::2"), clientKey("2001:db8::1"), "one /64, one client");
+    assert.equal(clientKey("2001:DB8:a:b:c:d:e:f"), "2001:db8:a:b::/64");
+    assert.notEqual(clientKey("2001:db8:0:1::1"), clientKey("2001:db8::1"), "another /64, another client");
   });
 });
