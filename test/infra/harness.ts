@@ -3,18 +3,22 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { DeclaredResource, installOfflineMocks, settle } from "../../infra/mocks";
+import { DeclaredResource, Fakes, installOfflineMocks, settle } from "../../infra/mocks";
 import { PROJECT } from "../../infra/config";
 import { runProgram } from "../../infra/program";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { readStackFile } from "../../scripts/plan";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
 
+/** The resource options the engine decides lifecycles by (names stand for resources and transforms). */
 export interface DeclaredOptions {
   type: string;
   name: string;
   dependsOn: string[];
   deleteBeforeReplace?: boolean;
+  ignoreChanges?: string[];
+  provider?: string;
+  transforms: string[];
 }
 
 export interface Evaluation {
@@ -42,11 +46,15 @@ function recordOptions(recording: DeclaredOptions[]): void {
   pulumi.runtime.registerStackTransformation((args) => {
     const deps = args.opts.dependsOn;
     const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+    const opts = args.opts as pulumi.CustomResourceOptions;
     recording.push({
       type: args.type,
       name: args.name,
       dependsOn: list.filter((d) => pulumi.Resource.isInstance(d)).map(nameOf),
-      deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+      deleteBeforeReplace: opts.deleteBeforeReplace,
+      ignoreChanges: opts.ignoreChanges,
+      provider: opts.provider && nameOf(opts.provider),
+      transforms: (opts.transforms ?? []).map((t) => t.name),
     });
     return undefined;
   });
@@ -55,16 +63,22 @@ function recordOptions(recording: DeclaredOptions[]): void {
 /** What the last evaluation declared, also when it failed. */
 export let lastDeclared: DeclaredResource[] = [];
 
+export interface EvaluateOptions {
+  bundlePath?: string;
+  /** What the clouds answer on this run (see infra/mocks.ts). */
+  fakes?: Fakes;
+}
+
 /** The stack file's config plus overrides (secret overrides are marked secret). */
 export async function evaluate(
   stack: string,
   overrides: Record<string, string> = {},
   secretOverrides: Record<string, string> = {},
-  bundlePath = BUNDLE_PATH,
+  { bundlePath = BUNDLE_PATH, fakes }: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const { values, secretKeys } = readStackFile(stack);
   const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
-  const resources = await installOfflineMocks(PROJECT, stack);
+  const resources = await installOfflineMocks(PROJECT, stack, fakes);
   lastDeclared = resources;
   const options: DeclaredOptions[] = [];
   pulumi.runtime.setAllConfig(config, [...secretKeys, ...Object.keys(secretOverrides)]);

@@ -274,7 +274,7 @@ describe("infra stacks (mocked)", function () {
     });
 
     it("fails without the sidecar bundle, saying to build it", async () => {
-      await assert.rejects(evaluate("gke", {}, {}, `${BUNDLE_PATH}.missing`), (err: unknown) =>
+      await assert.rejects(evaluate("gke", {}, {}, { bundlePath: `${BUNDLE_PATH}.missing` }), (err: unknown) =>
         err instanceof BundleMissingError && /run `npm run build` first/.test(err.message));
       await settle();
       assert.deepEqual(lastDeclared.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);

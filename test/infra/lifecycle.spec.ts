@@ -1,0 +1,105 @@
+/**
+ * The stack's second day under mocks: what a later run declares compared with the first. Where the
+ * engine's own rules decide (provider update or replacement, delete-first, ignored changes), the tests
+ * assert the provider inputs and resource options those rules read:
+ * - pulumi-kubernetes DiffConfig: while `clusterIdentifier` is present and unchanged, no provider
+ *   config change replaces the provider, so no object using it is replaced;
+ * - the engine: `deleteBeforeReplace` deletes the old object before creating its replacement;
+ *   `ignoreChanges` diffs the listed inputs against their old values.
+ */
+import { strict as assert } from "node:assert";
+import { Fakes, maskSecrets } from "../../infra/mocks";
+import { Evaluation, evaluate, ofType, one } from "./harness";
+
+const PROVIDER = "pulumi:providers:kubernetes";
+
+/** What the engine compares between runs: every resource's type, name and inputs (resource references by name), and its options. */
+function declared(ev: Evaluation) {
+  const resources = ev.resources.map((r) => ({ type: r.type, name: r.name, inputs: maskSecrets(r.inputs, (_, value) => ({ secret: value })) }));
+  return { resources, options: ev.options };
+}
+
+/** The same, with the Kubernetes provider's kubeconfig left out. */
+function identities(ev: Evaluation) {
+  const { resources, options } = declared(ev);
+  return {
+    resources: resources.map((r) => (r.type === PROVIDER ? { ...r, inputs: { ...r.inputs, kubeconfig: "(left out)" } } : r)),
+    options,
+  };
+}
+
+const providerOf = (ev: Evaluation) => one(ev.resources, PROVIDER).inputs;
+const secretText = (value: { value: string }) => value.value;
+
+const rotatedGke: Fakes = {
+  outputs: {
+    "gcp:container/cluster:Cluster": () => ({
+      endpoint: "203.0.113.99",
+      masterAuth: { clusterCaCertificate: Buffer.from("rotated CA certificate").toString("base64") },
+    }),
+  },
+};
+
+const rotatedEks: Fakes = {
+  outputs: {
+    "eks:index:Cluster": (a) => ({
+      kubeconfigJson: JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: a.inputs.name, cluster: { server: "https://ROTATED.gr7.us-east-2.eks.amazonaws.com", "certificate-authority-data": "cm90YXRlZA==" } }],
+      }),
+    }),
+  },
+};
+
+describe("infra lifecycle (mocked)", function () {
+  this.timeout(60_000);
+
+  describe("the Kubernetes providers", () => {
+    it("identify the cluster from config (GKE: project/zone/name; EKS: region/name) and never set deleteUnreachable", async () => {
+      const gke = providerOf(await evaluate("gke"));
+      assert.equal(gke.clusterIdentifier, "projects/test-project/locations/us-central1-a/clusters/flux-restful");
+      assert.ok(!("deleteUnreachable" in gke), "a transient failure must never drop objects from the state");
+      const eks = providerOf(await evaluate("eks", { "aws:region": "eu-west-1", "flux-restful:clusterName": "c2" }));
+      assert.equal(eks.clusterIdentifier, "eu-west-1/c2");
+      assert.ok(!("deleteUnreachable" in eks));
+    });
+
+    it("leave the escape hatch to PULUMI_K8S_DELETE_UNREACHABLE, which reaches the provider unchanged", async () => {
+      const saved = process.env.PULUMI_K8S_DELETE_UNREACHABLE;
+      process.env.PULUMI_K8S_DELETE_UNREACHABLE = "true";
+      try {
+        assert.equal(providerOf(await evaluate("gke")).deleteUnreachable, "true");
+      } finally {
+        if (saved === undefined) delete process.env.PULUMI_K8S_DELETE_UNREACHABLE;
+        else process.env.PULUMI_K8S_DELETE_UNREACHABLE = saved;
+      }
+    });
+
+    it("get a new identifier for a new cluster name, so a move replaces the provider and creates the objects in the new cluster", async () => {
+      const before = providerOf(await evaluate("gke"));
+      const after = providerOf(await evaluate("gke", { "flux-restful:clusterName": "flux-restful-2" }));
+      assert.notEqual(after.clusterIdentifier, before.clusterIdentifier);
+    });
+  });
+
+  for (const [stack, rotated] of [["gke", rotatedGke], ["eks", rotatedEks]] as const) {
+    describe(stack, () => {
+      let first: Evaluation;
+      before(async () => { first = await evaluate(stack); });
+
+      it("declares the same resources with the same options on a second run with no change", async () => {
+        assert.deepEqual(declared(await evaluate(stack)), declared(first));
+      });
+
+      it("after a rotated endpoint and CA, changes only the provider's kubeconfig, not its identifier nor any object", async () => {
+        const later = await evaluate(stack, {}, {}, { fakes: rotated });
+        const [kubeconfigBefore, kubeconfigAfter] = [first, later].map((ev) => secretText(providerOf(ev).kubeconfig));
+        assert.notEqual(kubeconfigAfter, kubeconfigBefore);
+        assert.match(kubeconfigAfter, /203\.0\.113\.99|ROTATED/);
+        assert.deepEqual(identities(later), identities(first));
+        assert.equal(ofType(later.resources, PROVIDER).length, 1);
+      });
+    });
+  }
+});
