@@ -1,14 +1,15 @@
 /** Pulumi entry point (package.json "main"): every export is a stack output. */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config";
-import { BundleMissingError, runProgram } from "./program";
+import { runProgram } from "./program";
+import { SourceError } from "./sources";
 
 function run() {
   try {
     return runProgram();
   } catch (err) {
     // A RunError is shown as its message alone, without a stack trace: these are the user's to fix.
-    if (err instanceof ConfigError || err instanceof BundleMissingError) throw new pulumi.RunError(err.message);
+    if (err instanceof ConfigError || err instanceof SourceError) throw new pulumi.RunError(err.message);
     throw err;
   }
 }

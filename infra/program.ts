@@ -1,6 +1,4 @@
 /** The program: read and validate config, read the sidecar bundle, deploy the stack for the chosen cloud. */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { FLUX_OPERATOR } from "../components/flux-operator.build";
 import { PROJECT, RawConfig, SECRET_KEYS, parseConfig, type DeploymentConfig } from "./config";
@@ -8,20 +6,7 @@ import type { ProgramInputs, StackOutputs } from "../stacks/flux-restful";
 import { deployGke } from "../stacks/gke";
 import { deployEks } from "../stacks/eks";
 import { deployLocal } from "../stacks/local";
-
-export const DEFAULT_BUNDLE_PATH = path.join(__dirname, "..", "dist", "sidecar.js");
-
-export class BundleMissingError extends Error {
-  constructor(file: string) {
-    super(`The sidecar bundle ${file} is missing: run \`npm run build\` first`);
-    this.name = "BundleMissingError";
-  }
-}
-
-export function readSidecarBundle(file: string = DEFAULT_BUNDLE_PATH): string {
-  if (!fs.existsSync(file)) throw new BundleMissingError(file);
-  return fs.readFileSync(file, "utf8");
-}
+import { readLocalKubeconfig, readSidecarBundle } from "./sources";
 
 /** All config of the stack, secrets replaced by a marker: validation only needs to know they are set. */
 function rawConfig(): RawConfig {
@@ -67,14 +52,15 @@ function programInputs(bundle: string, operatorManifest: pulumi.Input<string>): 
   };
 }
 
-/** Everything is validated (config, then the bundle) before the first resource is declared. */
+/** Everything is validated (config, then the bundle, then the local kubeconfig) before the first resource is declared. */
 export function runProgram(sources: ProgramSources = {}): StackOutputs {
   const cfg = loadConfig();
   const bundle = readSidecarBundle(sources.bundlePath);
+  const local = cfg.cloud === "local" ? readLocalKubeconfig(cfg.kubeContext) : undefined;
   const inputs = programInputs(bundle, sources.operatorManifest ?? downloadOperatorManifest());
   switch (cfg.cloud) {
     case "gke": return deployGke(cfg, inputs);
     case "eks": return deployEks(cfg, inputs);
-    case "local": return deployLocal(cfg, inputs);
+    case "local": return deployLocal(cfg, inputs, local!);
   }
 }

@@ -14,6 +14,7 @@ import { PROJECT } from "../infra/config";
 import { DeclaredResource, installOfflineMocks, maskSecrets, settle, valueOf } from "../infra/mocks";
 import { downloadOperatorManifest, runProgram } from "../infra/program";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../components/flux-operator.build";
+import { kubeconfigContexts, kubeconfigPaths } from "../components/local-cluster.build";
 
 const ROOT = path.join(__dirname, "..");
 const MASK = "[secret]";
@@ -101,11 +102,19 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   }
   const restoreKubeconfig = process.env.KUBECONFIG;
   let placeholderDir: string | undefined;
-  if (values[`${PROJECT}:cloud`] === "local" && !hasKubeconfig()) {
-    placeholderDir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-restful-plan-"));
-    process.env.KUBECONFIG = path.join(placeholderDir, "kubeconfig");
-    fs.writeFileSync(process.env.KUBECONFIG, PLACEHOLDER_KUBECONFIG);
-    notes.push("no kubeconfig found; planning against a placeholder context \"offline\"");
+  if (values[`${PROJECT}:cloud`] === "local") {
+    if (!kubeconfigFile()) {
+      placeholderDir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-restful-plan-"));
+      process.env.KUBECONFIG = path.join(placeholderDir, "kubeconfig");
+      fs.writeFileSync(process.env.KUBECONFIG, PLACEHOLDER_KUBECONFIG);
+      notes.push("no kubeconfig found; planning against a placeholder context \"offline\"");
+    }
+    const contextKey = `${PROJECT}:kubeContext`;
+    const current = kubeconfigContexts(fs.readFileSync(kubeconfigFile()!, "utf8")).current;
+    if (!values[contextKey] && current) {
+      values[contextKey] = current;
+      notes.push(`${contextKey} is not set in Pulumi.${stack}.yaml; planning with the current context "${current}"`);
+    }
   }
   try {
     const resources = await installOfflineMocks(PROJECT, stack);
@@ -126,9 +135,9 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   }
 }
 
-function hasKubeconfig(): boolean {
-  const candidates = (process.env.KUBECONFIG ?? "").split(path.delimiter).filter(Boolean);
-  return (candidates.length ? candidates : [path.join(os.homedir(), ".kube", "config")]).some((f) => fs.existsSync(f));
+/** The kubeconfig file the program will read, if any. */
+function kubeconfigFile(): string | undefined {
+  return kubeconfigPaths(process.env, os.homedir()).find((f) => fs.existsSync(f));
 }
 
 /** Long values (the sidecar bundle, kubeconfigs) are shown by size only. */

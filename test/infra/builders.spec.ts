@@ -19,7 +19,7 @@ import {
   LB_CONTROLLER, buildIrsaTrustPolicy, buildLbControllerPolicy, buildLbControllerValues, serviceAccountSubject,
 } from "../../components/lb-controller.build";
 import { subnetTags } from "../../components/eks-cluster.build";
-import { singleContextKubeconfig } from "../../components/local-cluster.build";
+import { kubeconfigContexts, singleContextKubeconfig } from "../../components/local-cluster.build";
 import { OPERATOR_MANIFEST, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
 
 const base: MiniClusterInput = {
@@ -279,17 +279,22 @@ describe("infra builders: AWS load balancer controller", () => {
 });
 
 describe("infra builders: local kubeconfig", () => {
-  it("keeps only the chosen context, its cluster and its user", () => {
-    const { kubeconfig, context } = singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG);
-    assert.equal(context, "kind-dev");
-    assert.ok(!kubeconfig.includes("prod-secret-token"));
-    const kc = parse(kubeconfig);
-    assert.deepEqual(kc.clusters.map((c: { name: string }) => c.name), ["kind-dev"]);
-    assert.deepEqual(kc.users.map((u: { name: string }) => u.name), ["kind-dev"]);
-    assert.equal(singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "prod").context, "prod");
+  it("lists the contexts with their clusters, and the current one", () => {
+    assert.deepEqual(kubeconfigContexts(TWO_CONTEXT_KUBECONFIG), {
+      current: "kind-dev",
+      contexts: [{ name: "kind-dev", cluster: "kind-dev" }, { name: "prod", cluster: "prod" }],
+      clusters: ["kind-dev", "prod"],
+    });
   });
 
-  it("names the setting when the context does not exist", () => {
-    assert.throws(() => singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "nope"), /"nope" is not in the kubeconfig \(contexts: kind-dev, prod\): set flux-restful:kubeContext/);
+  it("keeps only the named context, its cluster and its user, and makes it current", () => {
+    const dev = singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "kind-dev");
+    assert.ok(!dev.includes("prod-secret-token"));
+    const prod = parse(singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "prod"));
+    assert.equal(prod["current-context"], "prod", "the file's current context (kind-dev) does not matter");
+    assert.deepEqual(prod.contexts.map((c: { name: string }) => c.name), ["prod"]);
+    assert.deepEqual(prod.clusters.map((c: { name: string }) => c.name), ["prod"]);
+    assert.deepEqual(prod.users.map((u: { name: string }) => u.name), ["prod-admin"]);
+    assert.ok(!JSON.stringify(prod).includes("dev-token"));
   });
 });

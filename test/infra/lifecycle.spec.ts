@@ -8,8 +8,10 @@
  *   `ignoreChanges` diffs the listed inputs against their old values.
  */
 import { strict as assert } from "node:assert";
+import { ConfigError } from "../../infra/config";
 import { Fakes, maskSecrets } from "../../infra/mocks";
-import { Evaluation, evaluate, ofType, one } from "./harness";
+import { Evaluation, evaluate, lastDeclared, ofType, one, tempFile } from "./harness";
+import { TWO_CONTEXT_KUBECONFIG } from "./fixtures";
 
 const PROVIDER = "pulumi:providers:kubernetes";
 
@@ -52,6 +54,26 @@ const rotatedEks: Fakes = {
   },
 };
 
+const PINNED = { "flux-restful:kubeContext": "kind-dev" };
+/** The same file after `kubectl config use-context prod`. */
+const SWITCHED = TWO_CONTEXT_KUBECONFIG.replace("current-context: kind-dev", "current-context: prod");
+/** The same file after the kind cluster was recreated: a new port, CA and credentials. */
+const RECREATED = TWO_CONTEXT_KUBECONFIG
+  .replace('cluster: { server: "https://127.0.0.1:6443" }', 'cluster: { server: "https://127.0.0.1:40123", certificate-authority-data: "bmV3IENB" }')
+  .replace("user: { token: dev-token }", "user: { token: new-dev-token }");
+
+/** Evaluates the local stack with this kubeconfig file as KUBECONFIG. */
+async function evaluateLocal(kubeconfig: string, overrides: Record<string, string> = PINNED): Promise<Evaluation> {
+  const saved = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = tempFile("kubeconfig-lifecycle", kubeconfig);
+  try {
+    return await evaluate("local", overrides);
+  } finally {
+    if (saved === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = saved;
+  }
+}
+
 describe("infra lifecycle (mocked)", function () {
   this.timeout(60_000);
 
@@ -80,6 +102,36 @@ describe("infra lifecycle (mocked)", function () {
       const before = providerOf(await evaluate("gke"));
       const after = providerOf(await evaluate("gke", { "flux-restful:clusterName": "flux-restful-2" }));
       assert.notEqual(after.clusterIdentifier, before.clusterIdentifier);
+    });
+  });
+
+  describe("local", () => {
+    let first: Evaluation;
+    before(async () => { first = await evaluateLocal(TWO_CONTEXT_KUBECONFIG); });
+
+    it("identifies the cluster by the pinned context's cluster entry", () => {
+      assert.equal(providerOf(first).clusterIdentifier, "kind-dev");
+    });
+
+    it("declares the same resources with the same options on a second run with no change", async () => {
+      assert.deepEqual(declared(await evaluateLocal(TWO_CONTEXT_KUBECONFIG)), declared(first));
+    });
+
+    it("does not follow kubectl's current context: switching it changes nothing", async () => {
+      assert.deepEqual(declared(await evaluateLocal(SWITCHED)), declared(first));
+    });
+
+    it("after the cluster was recreated (new server, CA and credentials), changes only the provider's kubeconfig", async () => {
+      const later = await evaluateLocal(RECREATED);
+      assert.match(secretText(providerOf(later).kubeconfig), /127\.0\.0\.1:40123/);
+      assert.notEqual(secretText(providerOf(later).kubeconfig), secretText(providerOf(first).kubeconfig));
+      assert.deepEqual(identities(later), identities(first));
+    });
+
+    it("refuses to run unpinned, before declaring anything, naming the current context to pin", async () => {
+      await assert.rejects(evaluateLocal(SWITCHED, {}), (err: unknown) =>
+        err instanceof ConfigError && /pulumi config set flux-restful:kubeContext prod \(your current context\)/.test(err.message));
+      assert.deepEqual(lastDeclared.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
     });
   });
 

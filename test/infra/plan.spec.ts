@@ -58,7 +58,10 @@ describe("infra plan script", function () {
     process.env.KUBECONFIG = "/nonexistent/kubeconfig";
     try {
       const local = await planStack("local", { bundlePath: BUNDLE_PATH, operatorManifest: OPERATOR_MANIFEST });
-      assert.deepEqual(local.notes, ['no kubeconfig found; planning against a placeholder context "offline"']);
+      assert.deepEqual(local.notes, [
+        'no kubeconfig found; planning against a placeholder context "offline"',
+        'flux-restful:kubeContext is not set in Pulumi.local.yaml; planning with the current context "offline"',
+      ]);
       assert.equal(local.outputs.clusterName, "offline");
       assert.equal(process.env.KUBECONFIG, "/nonexistent/kubeconfig");
       assert.ok(!local.resources.some((r) => /^(gcp|aws|eks):/.test(r.type)));
