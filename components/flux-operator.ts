@@ -12,6 +12,13 @@ export interface FluxOperatorArgs {
 }
 
 /**
+ * Makes a resource's replacement delete the old object first. Given to the ConfigGroup as a transform,
+ * the engine applies it to every object the group creates: the operator's fixed names (its namespace,
+ * CRD, roles) would otherwise collide with themselves on a replacement.
+ */
+export const replaceDeleteFirst: pulumi.ResourceTransform = (args) => ({ props: args.props, opts: { ...args.opts, deleteBeforeReplace: true } });
+
+/**
  * The Flux Operator from its pinned release manifest, patched (see flux-operator.build.ts).
  * Depending on this component waits for every object, each awaited by the Kubernetes provider:
  * the CRD established and the operator Deployment available.
@@ -29,7 +36,7 @@ export class FluxOperator extends pulumi.ComponentResource {
     this.release = release;
     this.objects = new k8s.yaml.v2.ConfigGroup(`${name}-objects`, {
       objs: pulumi.output(args.manifest).apply((text) => operatorObjects(text, release)),
-    }, { parent: this, provider: args.provider, dependsOn: args.dependsOn });
+    }, { parent: this, provider: args.provider, dependsOn: args.dependsOn, transforms: [replaceDeleteFirst] });
     this.registerOutputs({ version: release.version, manifestUrl: release.manifestUrl });
   }
 }

@@ -18,6 +18,7 @@ import { kubeconfigContexts, kubeconfigPaths } from "../components/local-cluster
 
 const ROOT = path.join(__dirname, "..");
 const MASK = "[secret]";
+const STACK_TYPE = "pulumi:pulumi:Stack";
 const LONG_VALUE = 500;
 
 export interface StackFileConfig {
@@ -119,7 +120,12 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   try {
     const resources = await installOfflineMocks(PROJECT, stack);
     pulumi.runtime.setAllConfig(values, secretKeys);
-    const declared = runProgram({ bundlePath: options.bundlePath, operatorManifest }) as unknown as Record<string, unknown>;
+    // Inside a root Stack resource, as `pulumi up` runs a program (resource transforms need it).
+    let declared: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
+      declared = runProgram({ bundlePath: options.bundlePath, operatorManifest }) as unknown as Record<string, unknown>;
+      return undefined;
+    });
     const outputs: Record<string, unknown> = {};
     for (const [name, output] of Object.entries(declared)) {
       if (output === undefined) continue;
@@ -127,7 +133,7 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
       outputs[name] = secret ? MASK : await valueOf(output);
     }
     await settle();
-    return { resources, outputs, notes };
+    return { resources: resources.filter((r) => r.type !== STACK_TYPE), outputs, notes };
   } finally {
     if (restoreKubeconfig === undefined) delete process.env.KUBECONFIG;
     else process.env.KUBECONFIG = restoreKubeconfig;

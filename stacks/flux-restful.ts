@@ -55,7 +55,7 @@ export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, 
   });
   const endpoint = new RestfulEndpoint("api", {
     provider: options.provider,
-    namespace: cfg.namespace,
+    namespace: miniCluster.namespaceName,
     miniClusterName: miniCluster.manifest.metadata.name,
     nodePort: options.nodePort,
     alb: options.alb,

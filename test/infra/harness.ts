@@ -19,6 +19,8 @@ export interface DeclaredOptions {
   ignoreChanges?: string[];
   provider?: string;
   transforms: string[];
+  /** Per input, the resources its value comes from: the engine replaces a dependent whose inputs come from a replaced resource. */
+  propertyDeps: Record<string, string[]>;
 }
 
 export interface Evaluation {
@@ -40,6 +42,19 @@ export function tempFile(name: string, text: string): string {
 
 const nameOf = (r: unknown) => (r as { __name?: string }).__name ?? "?";
 
+/** The resources an input's Outputs were derived from (what the SDK sends as property dependencies). */
+function sourcesOf(value: unknown, into = new Set<string>()): Set<string> {
+  if (pulumi.Output.isInstance(value)) {
+    // resources() is the SDK's synchronous record of the Output's direct sources.
+    for (const r of (value as unknown as { resources(): Set<pulumi.Resource> }).resources()) into.add(nameOf(r));
+  } else if (Array.isArray(value)) {
+    value.forEach((v) => sourcesOf(v, into));
+  } else if (typeof value === "object" && value !== null && !pulumi.Resource.isInstance(value)) {
+    Object.values(value).forEach((v) => sourcesOf(v, into));
+  }
+  return into;
+}
+
 // Legacy stack transformations run inside the SDK, so unlike dependsOn sent to the engine they can be
 // observed under mocks. They need the root stack resource, hence runInPulumiStack below.
 function recordOptions(recording: DeclaredOptions[]): void {
@@ -55,6 +70,9 @@ function recordOptions(recording: DeclaredOptions[]): void {
       ignoreChanges: opts.ignoreChanges,
       provider: opts.provider && nameOf(opts.provider),
       transforms: (opts.transforms ?? []).map((t) => t.name),
+      propertyDeps: Object.fromEntries(Object.entries(args.props)
+        .map(([key, value]) => [key, [...sourcesOf(value)].sort()] as const)
+        .filter(([, deps]) => deps.length > 0)),
     });
     return undefined;
   });

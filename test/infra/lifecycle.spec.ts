@@ -8,6 +8,8 @@
  *   `ignoreChanges` diffs the listed inputs against their old values.
  */
 import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { replaceDeleteFirst } from "../../components/flux-operator";
 import { ConfigError } from "../../infra/config";
 import { Fakes, maskSecrets } from "../../infra/mocks";
 import { Evaluation, evaluate, lastDeclared, ofType, one, tempFile } from "./harness";
@@ -31,6 +33,25 @@ function identities(ev: Evaluation) {
 }
 
 const providerOf = (ev: Evaluation) => one(ev.resources, PROVIDER).inputs;
+const CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup";
+/** Kubernetes objects the program declares itself (the ConfigGroup is a component: its objects are the operator's). */
+const objectsOf = (ev: Evaluation) => ev.options.filter((o) => o.type.startsWith("kubernetes:") && o.type !== CONFIG_GROUP);
+
+/** Objects with fixed or content-derived names must be replaced delete-first, or they collide with themselves. */
+function assertReplacedDeleteFirst(ev: Evaluation, expectedKinds: string[]): void {
+  const objects = objectsOf(ev);
+  assert.deepEqual([...new Set(objects.map((o) => o.type.split(":").pop()))].sort(), [...expectedKinds].sort());
+  for (const o of objects) assert.equal(o.deleteBeforeReplace, true, `${o.type} ${o.name}`);
+  const group = ev.options.filter((o) => o.type === CONFIG_GROUP);
+  assert.deepEqual(group.map((o) => o.transforms), [["replaceDeleteFirst"]], "every operator object, through a transform");
+}
+
+/** Objects in the MiniCluster's namespace take it from the Namespace resource, so replacing it replaces them. */
+function assertFollowNamespace(ev: Evaluation): void {
+  const namespaced = objectsOf(ev).filter((o) => !/:(Namespace|Release)$/.test(o.type));
+  assert.ok(namespaced.length >= 5);
+  for (const o of namespaced) assert.deepEqual(o.propertyDeps.metadata, ["flux-namespace"], `${o.type} ${o.name}`);
+}
 const secretText = (value: { value: string }) => value.value;
 
 const rotatedGke: Fakes = {
@@ -102,6 +123,27 @@ describe("infra lifecycle (mocked)", function () {
       const before = providerOf(await evaluate("gke"));
       const after = providerOf(await evaluate("gke", { "flux-restful:clusterName": "flux-restful-2" }));
       assert.notEqual(after.clusterIdentifier, before.clusterIdentifier);
+    });
+  });
+
+  describe("replacements", () => {
+    it("delete every object the program names before creating its replacement (gke)", async () => {
+      const ev = await evaluate("gke", {}, { "flux-restful:tlsCertificate": "CERT", "flux-restful:tlsKey": "KEY" });
+      assertReplacedDeleteFirst(ev, ["Namespace", "Secret", "ConfigMap", "MiniCluster", "Service"]);
+      assertFollowNamespace(ev);
+    });
+
+    it("delete every object the program names before creating its replacement (eks: also the Ingress and the controller's release)", async () => {
+      const ev = await evaluate("eks");
+      assertReplacedDeleteFirst(ev, ["Namespace", "Secret", "ConfigMap", "MiniCluster", "Service", "Ingress", "Release"]);
+      assertFollowNamespace(ev);
+    });
+
+    it("the operator's transform sets delete-first and keeps everything else", async () => {
+      const provider = {} as pulumi.ProviderResource;
+      const args = { type: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name: "crd", props: { a: 1 }, opts: { provider }, custom: true };
+      const result = await replaceDeleteFirst(args as pulumi.ResourceTransformArgs);
+      assert.deepEqual(result, { props: { a: 1 }, opts: { provider, deleteBeforeReplace: true } });
     });
   });
 
