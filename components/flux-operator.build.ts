@@ -1,22 +1,27 @@
 /**
  * The pinned Flux Operator release and the one patch its manifest needs. Pure data and functions.
  *
- * Why 0.2.1 (the latest release) and not a commit on main: the release asset names an immutable
- * image tag (`v0.2.1`), while every manifest on main (even at a pinned commit) runs the floating
- * `:latest` image with `imagePullPolicy: Always`, so a commit pin would not pin the behaviour.
- * The one defect of the 0.2.1 asset is its `kube-rbac-proxy` sidecar: that image was deleted from
- * gcr.io, so the Deployment would never become ready. We drop that container (upstream removed it
- * too, after 0.2.1) and keep the manager. The program downloads the asset itself and applies the
- * patched objects, so the patch is plain code that runs (and is tested) without a cluster.
+ * Why 0.2.1 (the latest release) and not main: every manifest on main runs the floating `:latest`
+ * image with `imagePullPolicy: Always`. We take the release's manifest as committed at the release
+ * commit (the tag `0.2.1`), whose exact bytes are known, so the program checks them against a
+ * pinned sha256 before applying anything; the release asset is rebuilt by CI and its bytes could not
+ * be checked here. That file names `:latest` too, so our patch pins the manager to the release's own
+ * image (`v0.2.1`, what the asset names) and `IfNotPresent`. The one defect of 0.2.1 is its
+ * `kube-rbac-proxy` sidecar: that image was deleted from gcr.io, so the Deployment would never
+ * become ready. We drop that container (upstream removed it too, after 0.2.1) and keep the manager.
+ * The program downloads the manifest itself and applies the patched objects, so the patch is plain
+ * code that runs (and is tested) without a cluster.
  */
 import { parseAllDocuments } from "yaml";
 
 export interface OperatorRelease {
   /** The release tag, as GitHub names it (no leading "v"). */
   version: string;
-  /** A release asset: immutable once published, unlike a raw file on a branch. */
+  /** The release's manifest at its commit: immutable, unlike a file on a branch. */
   manifestUrl: string;
-  /** The operator image the release was built for, pinned again by our patch. */
+  /** sha256 of the manifest's bytes, checked before any resource is declared. */
+  manifestSha256: string;
+  /** The operator image the release was built for, pinned by our patch. */
   managerImage: string;
   namespace: string;
   deploymentName: string;
@@ -30,7 +35,9 @@ export interface OperatorRelease {
 
 export const FLUX_OPERATOR: OperatorRelease = {
   version: "0.2.1",
-  manifestUrl: "https://github.com/flux-framework/flux-operator/releases/download/0.2.1/flux-operator.yaml",
+  // examples/dist/flux-operator.yaml at a7fce05, the commit the tag 0.2.1 names ("release: 0.2.1", #233).
+  manifestUrl: "https://raw.githubusercontent.com/flux-framework/flux-operator/a7fce054906d3f994d7cba7f9f013536dce44dea/examples/dist/flux-operator.yaml",
+  manifestSha256: "348ec441e7e563b2ce8cee69f307baf067899604a3714d8e7dc54d0791ca677d",
   managerImage: "ghcr.io/flux-framework/flux-operator:v0.2.1",
   namespace: "operator-system",
   deploymentName: "operator-controller-manager",

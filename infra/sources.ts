@@ -1,11 +1,14 @@
 /**
- * What the program reads from outside before it declares any resource: the sidecar bundle and, on the
- * local stack, the kubeconfig. A problem with one is the user's to fix: a ConfigError when a setting
- * must change, else a SourceError; both are shown as their message alone.
+ * What the program reads from outside before it declares any resource: the sidecar bundle, on the
+ * local stack the kubeconfig, and the operator manifest (downloaded, then checked against its pinned
+ * sha256). A problem with one is the user's to fix: a ConfigError when a setting must change, else a
+ * SourceError; both are shown as their message alone.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { FLUX_OPERATOR, OperatorRelease, isPinnedManifestUrl } from "../components/flux-operator.build";
 import { kubeconfigContexts, kubeconfigPaths, singleContextKubeconfig } from "../components/local-cluster.build";
 import { ConfigError, PROJECT } from "./config";
 
@@ -68,4 +71,33 @@ export function readLocalKubeconfig(kubeContext: string | undefined, env: NodeJS
     throw new SourceError(`Context "${kubeContext}" in ${file} names cluster "${context.cluster ?? ""}", which the file does not define`);
   }
   return { context: kubeContext, cluster: context.cluster, kubeconfig: singleContextKubeconfig(text, kubeContext) };
+}
+
+/** The part of fetch the download uses; tests pass their own. */
+export type Fetch = (url: string, init: { signal: AbortSignal }) =>
+  Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
+
+/** "fetch failed" alone does not say what failed: add the cause (DNS, refused, TLS). */
+function reason(err: unknown): string {
+  const { message, cause } = err as { message?: string; cause?: { message?: string } };
+  return cause?.message ? `${message} (${cause.message})` : String(message ?? err);
+}
+
+/** Downloads the pinned manifest and checks its bytes before the program declares anything. */
+export async function fetchOperatorManifest(release: OperatorRelease = FLUX_OPERATOR, fetchImpl: Fetch = fetch, timeoutMs = 60_000): Promise<string> {
+  const what = `the Flux Operator ${release.version} manifest ${release.manifestUrl}`;
+  if (!isPinnedManifestUrl(release.manifestUrl)) throw new SourceError(`Refusing ${what}: not a release asset or a file at a commit`);
+  let bytes: Buffer;
+  try {
+    const response = await fetchImpl(release.manifestUrl, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    bytes = Buffer.from(await response.arrayBuffer());
+  } catch (err) {
+    throw new SourceError(`Could not download ${what}: ${reason(err)}. The machine running pulumi must reach ${new URL(release.manifestUrl).host}`);
+  }
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (sha256 !== release.manifestSha256) {
+    throw new SourceError(`Refusing ${what}: its sha256 is ${sha256}, not the pinned ${release.manifestSha256}`);
+  }
+  return bytes.toString("utf8");
 }

@@ -12,7 +12,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { PROJECT } from "../infra/config";
 import { DeclaredResource, installOfflineMocks, maskSecrets, settle, valueOf } from "../infra/mocks";
-import { downloadOperatorManifest, runProgram } from "../infra/program";
+import { runProgram } from "../infra/program";
+import { fetchOperatorManifest } from "../infra/sources";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../components/flux-operator.build";
 import { kubeconfigContexts, kubeconfigPaths } from "../components/local-cluster.build";
 
@@ -77,7 +78,7 @@ function standInOperatorManifest(): string {
 
 async function operatorManifestForPlan(notes: string[]): Promise<string> {
   try {
-    return await downloadOperatorManifest(FLUX_OPERATOR.manifestUrl, 10_000);
+    return await fetchOperatorManifest(FLUX_OPERATOR, fetch, 10_000);
   } catch (err) {
     notes.push(`${(err as Error).message}; planning with a stand-in for its objects`);
     return standInOperatorManifest();
@@ -123,7 +124,7 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
     // Inside a root Stack resource, as `pulumi up` runs a program (resource transforms need it).
     let declared: Record<string, unknown> = {};
     await pulumi.runtime.runInPulumiStack(async () => {
-      declared = runProgram({ bundlePath: options.bundlePath, operatorManifest }) as unknown as Record<string, unknown>;
+      declared = await runProgram({ bundlePath: options.bundlePath, operatorManifest }) as unknown as Record<string, unknown>;
       return undefined;
     });
     const outputs: Record<string, unknown> = {};
@@ -198,6 +199,7 @@ export function planAsKubernetes(plan: Plan): string {
   const docs: string[] = [
     [
       `# Flux Operator ${FLUX_OPERATOR.version}: apply ${FLUX_OPERATOR.manifestUrl}`,
+      `# (sha256 ${FLUX_OPERATOR.manifestSha256})`,
       `# first, with the "${REMOVED_PROXY_CONTAINER}" container removed from its Deployment (its image no longer exists)`,
       `# and the manager image set to ${FLUX_OPERATOR.managerImage}.`,
     ].join("\n"),

@@ -143,8 +143,10 @@ describe("infra builders: MiniCluster", () => {
 });
 
 describe("infra builders: Flux Operator manifest", () => {
-  it("is pinned to a release asset, never a branch", () => {
+  it("is pinned to the release commit and a checksum, never a branch", () => {
     assert.ok(isPinnedManifestUrl(FLUX_OPERATOR.manifestUrl));
+    assert.match(FLUX_OPERATOR.manifestUrl, /^https:\/\/raw\.githubusercontent\.com\/flux-framework\/flux-operator\/[0-9a-f]{40}\//);
+    assert.match(FLUX_OPERATOR.manifestSha256, /^[0-9a-f]{64}$/);
     assert.match(FLUX_OPERATOR.managerImage, /:v\d+\.\d+\.\d+$/);
     assert.ok(!isPinnedManifestUrl("https://raw.githubusercontent.com/flux-framework/flux-operator/main/examples/dist/flux-operator.yaml"));
     assert.ok(isPinnedManifestUrl(`https://raw.githubusercontent.com/flux-framework/flux-operator/${"a".repeat(40)}/examples/dist/flux-operator.yaml`));

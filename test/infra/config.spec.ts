@@ -100,6 +100,13 @@ describe("infra config", () => {
     assert.ok(fs.existsSync(path.join(root, "infra", "index.ts")));
   });
 
+  it("exports from infra/index.ts a function, which Pulumi calls and awaits (the program is async)", () => {
+    // required, as Pulumi's Node.js runtime loads the entry point
+    const entry: unknown = require("../../infra/index");
+    assert.equal(typeof entry, "function");
+    assert.equal((entry as () => unknown).length, 0);
+  });
+
   for (const stack of ["gke", "eks", "local"]) {
     it(`Pulumi.${stack}.yaml uses only known keys, targets ${stack} and validates with the documented defaults`, () => {
       const { values, secretKeys } = readStackFile(stack);

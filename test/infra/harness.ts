@@ -5,7 +5,8 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DeclaredResource, Fakes, installOfflineMocks, settle } from "../../infra/mocks";
 import { PROJECT } from "../../infra/config";
-import { runProgram } from "../../infra/program";
+import { runProgram, runStack } from "../../infra/program";
+import type { Fetch } from "../../infra/sources";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { readStackFile } from "../../scripts/plan";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
@@ -85,6 +86,10 @@ export interface EvaluateOptions {
   bundlePath?: string;
   /** What the clouds answer on this run (see infra/mocks.ts). */
   fakes?: Fakes;
+  /** Download the operator manifest with this instead of handing the program the test manifest. */
+  fetch?: Fetch;
+  /** Run the entry point's runStack (errors as Pulumi shows them) instead of runProgram. */
+  asPulumiRunsIt?: boolean;
 }
 
 /** The stack file's config plus overrides (secret overrides are marked secret). */
@@ -92,7 +97,7 @@ export async function evaluate(
   stack: string,
   overrides: Record<string, string> = {},
   secretOverrides: Record<string, string> = {},
-  { bundlePath = BUNDLE_PATH, fakes }: EvaluateOptions = {},
+  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt }: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const { values, secretKeys } = readStackFile(stack);
   const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
@@ -103,7 +108,8 @@ export async function evaluate(
   let outputs: StackOutputs | undefined;
   await pulumi.runtime.runInPulumiStack(async () => {
     recordOptions(options);
-    outputs = runProgram({ bundlePath, operatorManifest: OPERATOR_MANIFEST });
+    const sources = { bundlePath, fetch, operatorManifest: fetch ? undefined : OPERATOR_MANIFEST };
+    outputs = await (asPulumiRunsIt ? runStack : runProgram)(sources);
     return undefined;
   });
   await settle();

@@ -10,10 +10,12 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { replaceDeleteFirst } from "../../components/flux-operator";
+import { FLUX_OPERATOR } from "../../components/flux-operator.build";
 import { ConfigError } from "../../infra/config";
 import { Fakes, maskSecrets } from "../../infra/mocks";
+import { SourceError } from "../../infra/sources";
 import { Evaluation, evaluate, lastDeclared, ofType, one, tempFile } from "./harness";
-import { TWO_CONTEXT_KUBECONFIG } from "./fixtures";
+import { OPERATOR_MANIFEST, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
 
 const PROVIDER = "pulumi:providers:kubernetes";
 
@@ -123,6 +125,33 @@ describe("infra lifecycle (mocked)", function () {
       const before = providerOf(await evaluate("gke"));
       const after = providerOf(await evaluate("gke", { "flux-restful:clusterName": "flux-restful-2" }));
       assert.notEqual(after.clusterIdentifier, before.clusterIdentifier);
+    });
+  });
+
+  describe("outside sources", () => {
+    const offline = async () => { throw new TypeError("fetch failed", { cause: new Error("getaddrinfo ENOTFOUND raw.githubusercontent.com") }); };
+
+    for (const stack of ["gke", "eks"]) {
+      it(`${stack}: a failed manifest download declares no resource and says what it could not reach`, async () => {
+        await assert.rejects(evaluate(stack, {}, {}, { fetch: offline }), (err: unknown) =>
+          err instanceof SourceError && err.message.startsWith(`Could not download the Flux Operator 0.2.1 manifest ${FLUX_OPERATOR.manifestUrl}: fetch failed (getaddrinfo ENOTFOUND`));
+        assert.deepEqual(lastDeclared.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
+      });
+    }
+
+    it("a manifest that is not the pinned one declares no resource", async () => {
+      const wrongBytes = async () => ({ ok: true, status: 200, arrayBuffer: async () => new TextEncoder().encode(OPERATOR_MANIFEST).buffer as ArrayBuffer });
+      await assert.rejects(evaluate("gke", {}, {}, { fetch: wrongBytes }), (err: unknown) =>
+        err instanceof SourceError && /^Refusing the Flux Operator 0\.2\.1 manifest .*: its sha256 is [0-9a-f]{64}, not the pinned/.test(err.message));
+      assert.deepEqual(lastDeclared.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
+    });
+
+    it("as Pulumi runs the program, the failure is one line like a config error (a RunError: no stack trace)", async () => {
+      const asRun = (fetch?: typeof offline) => evaluate("gke", fetch ? {} : { "flux-restful:size": "9" }, {}, { fetch, asPulumiRunsIt: true });
+      await assert.rejects(asRun(offline), (err: unknown) =>
+        err instanceof pulumi.RunError && !err.message.includes("\n") && err.message.includes(FLUX_OPERATOR.manifestUrl));
+      await assert.rejects(asRun(), (err: unknown) =>
+        err instanceof pulumi.RunError && /^Invalid configuration "flux-restful:size"/.test(err.message));
     });
   });
 

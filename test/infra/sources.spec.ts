@@ -1,9 +1,62 @@
-/** What the program reads before declaring anything: the local kubeconfig (and its one-line errors). */
+/** What the program reads before declaring anything: the operator manifest and the local kubeconfig (and their one-line errors). */
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import { FLUX_OPERATOR, OperatorRelease } from "../../components/flux-operator.build";
 import { ConfigError } from "../../infra/config";
-import { SourceError, readLocalKubeconfig } from "../../infra/sources";
+import { Fetch, SourceError, fetchOperatorManifest, readLocalKubeconfig } from "../../infra/sources";
 import { tempFile } from "./harness";
-import { TWO_CONTEXT_KUBECONFIG } from "./fixtures";
+import { OPERATOR_MANIFEST, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
+
+/** A release whose pinned checksum is the test manifest's. */
+const TEST_RELEASE: OperatorRelease = {
+  ...FLUX_OPERATOR,
+  manifestSha256: createHash("sha256").update(OPERATOR_MANIFEST).digest("hex"),
+};
+
+/** Answers every request with this body, and records the URLs asked for. */
+function serving(body: string, status = 200): Fetch & { urls: string[] } {
+  const urls: string[] = [];
+  const fn = async (url: string, init: { signal: AbortSignal }) => {
+    assert.ok(init.signal instanceof AbortSignal, "every download has a timeout");
+    urls.push(url);
+    return { ok: status < 300, status, arrayBuffer: async () => new TextEncoder().encode(body).buffer as ArrayBuffer };
+  };
+  return Object.assign(fn, { urls });
+}
+
+describe("infra sources: the operator manifest", () => {
+  it("downloads the pinned URL and returns the text when its bytes match the pinned sha256", async () => {
+    const fetch = serving(OPERATOR_MANIFEST);
+    assert.equal(await fetchOperatorManifest(TEST_RELEASE, fetch), OPERATOR_MANIFEST);
+    assert.deepEqual(fetch.urls, [FLUX_OPERATOR.manifestUrl]);
+  });
+
+  it("refuses other bytes, even the same text with other line ends", async () => {
+    for (const body of [OPERATOR_MANIFEST.replace("replicas: 1", "replicas: 2"), OPERATOR_MANIFEST.replace(/\n/g, "\r\n")]) {
+      await assert.rejects(fetchOperatorManifest(TEST_RELEASE, serving(body)), (err: unknown) =>
+        err instanceof SourceError &&
+        err.message === `Refusing the Flux Operator 0.2.1 manifest ${FLUX_OPERATOR.manifestUrl}: its sha256 is ` +
+          `${createHash("sha256").update(body).digest("hex")}, not the pinned ${TEST_RELEASE.manifestSha256}`);
+    }
+  });
+
+  it("says what it could not reach and why: an HTTP status, or the network error's cause", async () => {
+    const host = "raw.githubusercontent.com";
+    await assert.rejects(fetchOperatorManifest(TEST_RELEASE, serving("Not Found", 404)), (err: unknown) =>
+      err instanceof SourceError &&
+      err.message === `Could not download the Flux Operator 0.2.1 manifest ${FLUX_OPERATOR.manifestUrl}: HTTP 404. The machine running pulumi must reach ${host}`);
+    const offline: Fetch = async () => { throw new TypeError("fetch failed", { cause: new Error(`getaddrinfo ENOTFOUND ${host}`) }); };
+    await assert.rejects(fetchOperatorManifest(TEST_RELEASE, offline), (err: unknown) =>
+      err instanceof SourceError && err.message.endsWith(`: fetch failed (getaddrinfo ENOTFOUND ${host}). The machine running pulumi must reach ${host}`));
+  });
+
+  it("never downloads from a branch", async () => {
+    const fetch = serving(OPERATOR_MANIFEST);
+    const branch = { ...TEST_RELEASE, manifestUrl: "https://raw.githubusercontent.com/flux-framework/flux-operator/main/examples/dist/flux-operator.yaml" };
+    await assert.rejects(fetchOperatorManifest(branch, fetch), /not a release asset or a file at a commit/);
+    assert.deepEqual(fetch.urls, []);
+  });
+});
 
 describe("infra sources: the local kubeconfig", () => {
   const env = (text: string, name = "kubeconfig-sources") => ({ KUBECONFIG: tempFile(name, text) });
