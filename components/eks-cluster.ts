@@ -44,6 +44,10 @@ export class EksCluster extends pulumi.ComponentResource {
       vpcId: this.vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }], tags: tags("public"),
     }, network);
 
+    // The zone list is read again on every run, but a subnet keeps the zone it was created in: a
+    // shifted list (a zone unavailable for a while) would replace subnets create-first, into CIDRs
+    // their predecessors still hold.
+    const subnetOpts = { ...network, ignoreChanges: [...network.ignoreChanges, "availabilityZone"] };
     const subnet = (kind: SubnetKind, zoneIndex: number, cidrBlock: string) => {
       const subnetName = `${args.clusterName}-${kind}-${zoneIndex}`;
       return new aws.ec2.Subnet(`${name}-${kind}-${zoneIndex}`, {
@@ -52,7 +56,7 @@ export class EksCluster extends pulumi.ComponentResource {
         availabilityZone: zones.names[zoneIndex],
         mapPublicIpOnLaunch: kind === "public",
         tags: subnetTags(kind, args.clusterName, subnetName),
-      }, network);
+      }, subnetOpts);
     };
     const publicSubnets = SUBNETS.map((s) => subnet("public", s.zoneIndex, s.publicCidr));
     const privateSubnets = SUBNETS.map((s) => subnet("private", s.zoneIndex, s.privateCidr));

@@ -176,6 +176,28 @@ describe("infra lifecycle (mocked)", function () {
     });
   });
 
+  describe("eks availability zones", () => {
+    const SUBNET = "aws:ec2/subnet:Subnet";
+    const zonesNow = (names: string[]): Fakes => ({ calls: { "aws:index/getAvailabilityZones:getAvailabilityZones": () => ({ names }) } });
+
+    it("a shifted zone list changes only inputs the subnets ignore: no subnet is replaced", async () => {
+      const first = await evaluate("eks", {}, {}, { fakes: zonesNow(["zone-a", "zone-b", "zone-c"]) });
+      const later = await evaluate("eks", {}, {}, { fakes: zonesNow(["zone-b", "zone-c"]) });
+      const zonesOf = (ev: Evaluation) => ofType(ev.resources, SUBNET).map((r) => r.inputs.availabilityZone);
+      assert.deepEqual(zonesOf(first), ["zone-a", "zone-b", "zone-a", "zone-b"]);
+      assert.deepEqual(zonesOf(later), ["zone-b", "zone-c", "zone-b", "zone-c"]);
+      const subnetOptions = later.options.filter((o) => o.type === SUBNET);
+      assert.equal(subnetOptions.length, 4);
+      for (const o of subnetOptions) assert.ok(o.ignoreChanges?.includes("availabilityZone"), o.name);
+      // Everything else the engine compares is unchanged (the CIDRs included).
+      const withoutZones = (ev: Evaluation) => {
+        const d = declared(ev);
+        return { ...d, resources: d.resources.map((r) => (r.type === SUBNET ? { ...r, inputs: { ...r.inputs, availabilityZone: "(ignored)" } } : r)) };
+      };
+      assert.deepEqual(withoutZones(later), withoutZones(first));
+    });
+  });
+
   describe("local", () => {
     let first: Evaluation;
     before(async () => { first = await evaluateLocal(TWO_CONTEXT_KUBECONFIG); });
