@@ -1,19 +1,22 @@
 /** The program: read and validate config and every outside source, then deploy the stack for the chosen cloud. */
 import * as pulumi from "@pulumi/pulumi";
 import { FLUX_OPERATOR, KubernetesObject, operatorObjects } from "../components/flux-operator.build";
-import { ConfigError, PROJECT, RawConfig, SECRET_KEYS, parseConfig, type DeploymentConfig } from "./config";
+import { ConfigError, ENCRYPTED, PLAIN_TEXT, PROJECT, RawConfig, SECRET_KEYS, parseConfig, type DeploymentConfig } from "./config";
 import type { ProgramInputs, StackOutputs } from "../stacks/flux-restful";
 import { deployGke } from "../stacks/gke";
 import { deployEks } from "../stacks/eks";
 import { deployLocal } from "../stacks/local";
 import { Fetch, SourceError, fetchOperatorManifest, readLocalKubeconfig, readSidecarBundle } from "./sources";
 
-/** All config of the stack, secrets replaced by a marker: validation only needs to know they are set. */
+// isConfigSecret is public at run time but marked internal in the SDK's typings.
+const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
+
+/** All config of the stack, secret keys' values replaced by a marker: whether they are set, and encrypted. */
 function rawConfig(): RawConfig {
   const raw: RawConfig = { ...pulumi.runtime.allConfig() };
   for (const key of SECRET_KEYS) {
     const full = `${PROJECT}:${key}`;
-    if (raw[full] !== undefined && raw[full] !== "") raw[full] = "[secret]";
+    if (raw[full] !== undefined && raw[full] !== "") raw[full] = isConfigSecret(full) ? ENCRYPTED : PLAIN_TEXT;
   }
   return raw;
 }

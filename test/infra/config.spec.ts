@@ -1,6 +1,6 @@
 /** Config validation (pure) and the stack files. */
 import { strict as assert } from "node:assert";
-import { ConfigError, DEFAULTS, PLAIN_KEYS, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
+import { ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -69,6 +69,15 @@ describe("infra config", () => {
     rejects(eks({ "flux-restful:tlsCertificate": "[secret]", "flux-restful:tlsKey": "[secret]" }), "flux-restful:tlsCertificate", /certificateArn/);
     rejects(gke({ "flux-restful:nodecount": "4" }), "flux-restful:nodecount", /not a setting of this program/);
     rejects({ "flux-restful:cloud": "local", "flux-restful:nodeAddress": "not an address!" }, "flux-restful:nodeAddress", /IP address or host name/);
+  });
+
+  it("refuses a secret key stored in plain text, showing the --secret command", () => {
+    rejects(gke({ "flux-restful:fluxToken": PLAIN_TEXT }), "flux-restful:fluxToken",
+      /is stored in plain text in the stack's config\. Store it encrypted instead: pulumi config set --secret flux-restful:fluxToken <value>$/);
+    rejects(eks({ "flux-restful:fluxSecretKey": PLAIN_TEXT }), "flux-restful:fluxSecretKey", /pulumi config set --secret flux-restful:fluxSecretKey <value>$/);
+    rejects(gke({ "flux-restful:tlsCertificate": ENCRYPTED, "flux-restful:tlsKey": PLAIN_TEXT }), "flux-restful:tlsKey",
+      /pulumi config set --secret flux-restful:tlsKey < file\.pem$/);
+    assert.equal(parseConfig(gke({ "flux-restful:fluxToken": ENCRYPTED, "flux-restful:fluxSecretKey": ENCRYPTED }), "s").cloud, "gke");
   });
 
   it("does not limit size by nodes on the local stack, whose node count it cannot know", () => {

@@ -155,6 +155,20 @@ describe("infra lifecycle (mocked)", function () {
     });
   });
 
+  describe("credentials", () => {
+    it("stored in plain text are refused before any resource, with the --secret command to use", async () => {
+      await assert.rejects(evaluate("gke", { "flux-restful:fluxToken": "typed-without-secret" }), (err: unknown) =>
+        err instanceof ConfigError && err.key === "flux-restful:fluxToken" &&
+        err.message.endsWith("Store it encrypted instead: pulumi config set --secret flux-restful:fluxToken <value>"));
+      assert.deepEqual(lastDeclared.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
+    });
+
+    it("stored as secrets are accepted", async () => {
+      const ev = await evaluate("gke", {}, { "flux-restful:fluxToken": "from-a-secret", "flux-restful:fluxSecretKey": "key-from-a-secret" });
+      assert.equal(ofType(ev.resources, "random:index/randomPassword:RandomPassword").length, 0);
+    });
+  });
+
   describe("replacements", () => {
     it("delete every object the program names before creating its replacement (gke)", async () => {
       const ev = await evaluate("gke", {}, { "flux-restful:tlsCertificate": "CERT", "flux-restful:tlsKey": "KEY" });
