@@ -1,6 +1,14 @@
 /** Pure builders for the EKS side: the VPC layout, the load-balancer discovery tags and the node role. */
 import type { PolicyDocument } from "./lb-controller.build";
 
+/**
+ * The Kubernetes provider's `clusterIdentifier`: region and cluster name, known from config before
+ * anything exists, so a new endpoint or CA in the kubeconfig updates the provider in place.
+ */
+export function eksClusterIdentifier(region: string, clusterName: string): string {
+  return `${region}/${clusterName}`;
+}
+
 export const VPC_CIDR = "10.0.0.0/16";
 
 /** Two zones: an ALB needs subnets in at least two availability zones. */

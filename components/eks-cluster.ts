@@ -2,9 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
-import { NODE_ROLE_POLICY_ARNS, SUBNETS, SubnetKind, VPC_CIDR, ec2AssumeRolePolicy, subnetTags } from "./eks-cluster.build";
+import {
+  NODE_ROLE_POLICY_ARNS, SUBNETS, SubnetKind, VPC_CIDR, ec2AssumeRolePolicy, eksClusterIdentifier, subnetTags,
+} from "./eks-cluster.build";
 
 export interface EksClusterArgs {
+  /** The region the default aws provider deploys to (aws:region); part of the cluster's identity. */
+  region: string;
   clusterName: string;
   nodeCount: number;
   instanceType: string;
@@ -40,6 +44,10 @@ export class EksCluster extends pulumi.ComponentResource {
       vpcId: this.vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }], tags: tags("public"),
     }, network);
 
+    // The zone list is read again on every run, but a subnet keeps the zone it was created in: a
+    // shifted list (a zone unavailable for a while) would replace subnets create-first, into CIDRs
+    // their predecessors still hold.
+    const subnetOpts = { ...network, ignoreChanges: [...network.ignoreChanges, "availabilityZone"] };
     const subnet = (kind: SubnetKind, zoneIndex: number, cidrBlock: string) => {
       const subnetName = `${args.clusterName}-${kind}-${zoneIndex}`;
       return new aws.ec2.Subnet(`${name}-${kind}-${zoneIndex}`, {
@@ -48,7 +56,7 @@ export class EksCluster extends pulumi.ComponentResource {
         availabilityZone: zones.names[zoneIndex],
         mapPublicIpOnLaunch: kind === "public",
         tags: subnetTags(kind, args.clusterName, subnetName),
-      }, network);
+      }, subnetOpts);
     };
     const publicSubnets = SUBNETS.map((s) => subnet("public", s.zoneIndex, s.publicCidr));
     const privateSubnets = SUBNETS.map((s) => subnet("private", s.zoneIndex, s.privateCidr));
@@ -90,8 +98,12 @@ export class EksCluster extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: attachments });
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
-    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, deleteUnreachable: true },
-      { parent: this, dependsOn: [this.nodeGroup] });
+    // No deleteUnreachable: a missing access entry or an expired token must fail the operation, not
+    // drop the Ingress from the state while its ALB lives on (README: PULUMI_K8S_DELETE_UNREACHABLE).
+    this.provider = new k8s.Provider(`${name}-k8s`, {
+      kubeconfig: this.kubeconfig,
+      clusterIdentifier: eksClusterIdentifier(args.region, args.clusterName),
+    }, { parent: this, dependsOn: [this.nodeGroup] });
     this.registerOutputs({ clusterName: args.clusterName, vpcId: this.vpc.id });
   }
 }

@@ -1,15 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { FLUX_OPERATOR, OperatorRelease, isPinnedManifestUrl, operatorObjects } from "./flux-operator.build";
+import { FLUX_OPERATOR, KubernetesObject, OperatorRelease } from "./flux-operator.build";
 
 export interface FluxOperatorArgs {
   provider: k8s.Provider;
-  /** The text of the release manifest (downloaded from release.manifestUrl). */
-  manifest: pulumi.Input<string>;
+  /** The release manifest's objects, checked and patched (operatorObjects) before anything is declared. */
+  objects: KubernetesObject[];
   release?: OperatorRelease;
   /** On EKS: the load balancer controller, whose webhook must answer before any Service is created. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
+
+/**
+ * Makes a resource's replacement delete the old object first. Given to the ConfigGroup as a transform,
+ * the engine applies it to every object the group creates: the operator's fixed names (its namespace,
+ * CRD, roles) would otherwise collide with themselves on a replacement.
+ */
+export const replaceDeleteFirst: pulumi.ResourceTransform = (args) => ({ props: args.props, opts: { ...args.opts, deleteBeforeReplace: true } });
 
 /**
  * The Flux Operator from its pinned release manifest, patched (see flux-operator.build.ts).
@@ -23,13 +30,9 @@ export class FluxOperator extends pulumi.ComponentResource {
   constructor(name: string, args: FluxOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-restful:index:FluxOperator", name, {}, opts);
     const release = args.release ?? FLUX_OPERATOR;
-    if (!isPinnedManifestUrl(release.manifestUrl)) {
-      throw new Error(`The Flux Operator manifest must be a release asset or a file at a commit, not ${release.manifestUrl}`);
-    }
     this.release = release;
-    this.objects = new k8s.yaml.v2.ConfigGroup(`${name}-objects`, {
-      objs: pulumi.output(args.manifest).apply((text) => operatorObjects(text, release)),
-    }, { parent: this, provider: args.provider, dependsOn: args.dependsOn });
+    this.objects = new k8s.yaml.v2.ConfigGroup(`${name}-objects`, { objs: args.objects },
+      { parent: this, provider: args.provider, dependsOn: args.dependsOn, transforms: [replaceDeleteFirst] });
     this.registerOutputs({ version: release.version, manifestUrl: release.manifestUrl });
   }
 }

@@ -1,6 +1,15 @@
 /** Pure builders for the GKE side: the kubeconfig, the node tag and the NodePort firewall rule. */
 import { stringify } from "yaml";
 
+/**
+ * The Kubernetes provider's `clusterIdentifier`: GKE's own name for the cluster, known from config
+ * before anything exists. While it stays the same the provider is updated in place, whatever else
+ * changes in the kubeconfig (a rotated control plane IP or CA), so no object is replaced.
+ */
+export function gkeClusterIdentifier(project: string, zone: string, clusterName: string): string {
+  return `projects/${project}/locations/${zone}/clusters/${clusterName}`;
+}
+
 /** The network tag on every node of our pool: the firewall rule targets it and nothing else. */
 export function nodeTagFor(clusterName: string): string {
   return `${clusterName}-nodes`;

@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
-import { buildGkeKubeconfig, buildNodePortFirewallArgs, nodeTagFor } from "./gke-cluster.build";
+import { buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeTagFor } from "./gke-cluster.build";
 
 export interface GkeClusterArgs {
+  /** The project the default gcp provider deploys to (gcp:project); part of the cluster's identity. */
+  project: string;
   clusterName: string;
   /** A zone, not a region: on a regional cluster the node count is per zone. */
   zone: string;
@@ -65,8 +67,12 @@ export class GkeCluster extends pulumi.ComponentResource {
       .all([this.cluster.name, this.cluster.endpoint, this.cluster.masterAuth])
       .apply(([clusterName, endpoint, auth]) => buildGkeKubeconfig({ clusterName, endpoint, caCertificate: auth.clusterCaCertificate ?? "" })));
 
-    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, deleteUnreachable: true },
-      { parent: this, dependsOn: [this.nodePool] });
+    // No deleteUnreachable: an auth or discovery failure must fail the operation, not empty the state
+    // (the README says when to use PULUMI_K8S_DELETE_UNREACHABLE instead).
+    this.provider = new k8s.Provider(`${name}-k8s`, {
+      kubeconfig: this.kubeconfig,
+      clusterIdentifier: gkeClusterIdentifier(args.project, args.zone, args.clusterName),
+    }, { parent: this, dependsOn: [this.nodePool] });
 
     // Instance group -> first instance -> its external NAT IP, all read through the Compute API.
     const group = gcp.compute.getInstanceGroupOutput({ selfLink: this.nodePool.managedInstanceGroupUrls[0] }, { parent: this });

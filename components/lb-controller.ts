@@ -51,7 +51,13 @@ export class LbController extends pulumi.ComponentResource {
       // Waits for the controller Deployment, so its webhook answers before anything depends on it.
       skipAwait: false,
       timeout: 600,
-    }, { parent: this, provider: args.provider, dependsOn: [...args.dependsOn, attachment] });
+    }, {
+      parent: this,
+      provider: args.provider,
+      dependsOn: [...args.dependsOn, attachment],
+      // A fixed release name in kube-system: a replacement uninstalls the old release first.
+      deleteBeforeReplace: true,
+    });
 
     this.ready = [this.release, attachment];
     this.registerOutputs({ release: this.release.status });

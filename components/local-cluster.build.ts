@@ -1,4 +1,4 @@
-/** Pure helper for the local stack: cut a kubeconfig down to the one context the stack deploys to. */
+/** Pure helpers for the local stack: read a kubeconfig's contexts, cut it down to the one the stack deploys to. */
 import { parse, stringify } from "yaml";
 
 interface Named { name: string; [key: string]: unknown }
@@ -10,28 +10,40 @@ interface Kubeconfig {
   [key: string]: unknown;
 }
 
-/**
- * Keeps only the chosen context (default: the current one) with its cluster and user, so the
- * `kubeconfig` output does not carry credentials for every other cluster in the user's file.
- */
-export function singleContextKubeconfig(kubeconfigYaml: string, contextName?: string): { kubeconfig: string; context: string } {
+export interface KubeconfigContexts {
+  current?: string;
+  /** Each context's name and the name of the cluster entry it uses. */
+  contexts: { name: string; cluster?: string }[];
+  clusters: string[];
+}
+
+/** Throws the YAML parser's error when the text is not YAML. */
+export function kubeconfigContexts(kubeconfigYaml: string): KubeconfigContexts {
   const full = (parse(kubeconfigYaml) ?? {}) as Kubeconfig;
-  const name = contextName ?? full["current-context"];
-  if (!name) throw new Error("The kubeconfig has no current context: set flux-restful:kubeContext");
-  const context = full.contexts?.find((c) => c.name === name);
-  if (!context) {
-    const known = (full.contexts ?? []).map((c) => c.name).join(", ") || "none";
-    throw new Error(`Context "${name}" is not in the kubeconfig (contexts: ${known}): set flux-restful:kubeContext`);
-  }
-  const kubeconfig = stringify({
+  return {
+    current: full["current-context"] || undefined,
+    contexts: (full.contexts ?? []).map((c) => ({ name: c.name, cluster: c.context?.cluster })),
+    clusters: (full.clusters ?? []).map((c) => c.name),
+  };
+}
+
+/**
+ * Keeps only the named context (it must exist) with its cluster and user, and makes it current, so
+ * the `kubeconfig` output carries no credentials for the user's other clusters and the provider never
+ * follows `kubectl config use-context`.
+ */
+export function singleContextKubeconfig(kubeconfigYaml: string, contextName: string): string {
+  const full = (parse(kubeconfigYaml) ?? {}) as Kubeconfig;
+  const context = full.contexts?.find((c) => c.name === contextName);
+  if (!context) throw new Error(`Context "${contextName}" is not in the kubeconfig`);
+  return stringify({
     apiVersion: "v1",
     kind: "Config",
-    "current-context": name,
+    "current-context": contextName,
     contexts: [context],
     clusters: (full.clusters ?? []).filter((c) => c.name === context.context?.cluster),
     users: (full.users ?? []).filter((u) => u.name === context.context?.user),
   });
-  return { kubeconfig, context: name };
 }
 
 /** The kubeconfig file kubectl would read: the first existing entry of KUBECONFIG, else ~/.kube/config. */

@@ -70,7 +70,8 @@ export function sidecarConfigMapName(bundle: string): string {
   return `flux-restful-sidecar-${sha256Hex(bundle).slice(0, 10)}`;
 }
 
-export function buildSidecarConfigMap(namespace: string, bundle: string) {
+/** Generic in the namespace: the component passes the Namespace resource's name, so its objects follow a replacement of it. */
+export function buildSidecarConfigMap<N = string>(namespace: N, bundle: string) {
   return {
     apiVersion: "v1" as const,
     kind: "ConfigMap" as const,
@@ -82,7 +83,7 @@ export function buildSidecarConfigMap(namespace: string, bundle: string) {
 }
 
 /** Generic in the value type: the component passes secret Outputs, `plan --k8s` passes placeholders. */
-export function buildCredentialsSecret<T>(namespace: string, credentials: Credentials<T>) {
+export function buildCredentialsSecret<T, N = string>(namespace: N, credentials: Credentials<T>) {
   return {
     apiVersion: "v1" as const,
     kind: "Secret" as const,
@@ -96,7 +97,7 @@ export function buildCredentialsSecret<T>(namespace: string, credentials: Creden
   };
 }
 
-export function buildTlsSecret<T>(namespace: string, certificate: T, key: T) {
+export function buildTlsSecret<T, N = string>(namespace: N, certificate: T, key: T) {
   return {
     apiVersion: "v1" as const,
     kind: "Secret" as const,

@@ -38,6 +38,8 @@ export interface FluxMiniClusterArgs {
 export class FluxMiniCluster extends pulumi.ComponentResource {
   readonly manifest: MiniClusterManifest;
   readonly namespace: k8s.core.v1.Namespace;
+  /** The Namespace resource's name: objects elsewhere in it take this, not the config string (see below). */
+  readonly namespaceName: pulumi.Output<string>;
   readonly miniCluster: k8s.apiextensions.CustomResource;
   readonly token: pulumi.Output<string>;
   readonly secretKey: pulumi.Output<string>;
@@ -59,32 +61,34 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
     const problems = operatorRuleViolations(this.manifest);
     if (problems.length) throw new Error(`The MiniCluster would be rejected by the Flux Operator: ${problems.join("; ")}`);
 
-    const k8sOpts = { parent: this, provider: args.provider };
+    // Every object here has a fixed or content-derived name: a replacement (`pulumi up --replace`, a
+    // move to another cluster) must delete the old object first rather than collide with it.
+    const k8sOpts = { parent: this, provider: args.provider, deleteBeforeReplace: true };
     // The operator labels every pod of the namespace it finds, so the MiniCluster gets one of its own.
     this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.namespace } }, k8sOpts);
-    const inNamespace = { ...k8sOpts, dependsOn: [this.namespace] };
+    // An input taken from the Namespace makes the engine replace each object with it, instead of keeping
+    // in the state objects that Kubernetes deleted along with the old namespace.
+    this.namespaceName = this.namespace.metadata.name;
 
     // Wrapped in secret() explicitly: RandomPassword marks `result` secret only in the engine.
     this.token = pulumi.secret(args.token ?? new random.RandomPassword(`${name}-token`, { length: 32, special: false }, { parent: this }).result);
     this.secretKey = pulumi.secret(args.secretKey ?? new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, { parent: this }).result);
 
     const credentials = new k8s.core.v1.Secret(`${name}-credentials`,
-      buildCredentialsSecret(args.namespace, { user: pulumi.output(args.user), token: this.token, secretKey: this.secretKey }),
-      inNamespace);
-    const bundle = new k8s.core.v1.ConfigMap(`${name}-sidecar`, buildSidecarConfigMap(args.namespace, args.bundle), inNamespace);
+      buildCredentialsSecret(this.namespaceName, { user: pulumi.output(args.user), token: this.token, secretKey: this.secretKey }),
+      k8sOpts);
+    const bundle = new k8s.core.v1.ConfigMap(`${name}-sidecar`, buildSidecarConfigMap(this.namespaceName, args.bundle), k8sOpts);
     const children: pulumi.Resource[] = [credentials, bundle];
     if (args.tls) {
       children.push(new k8s.core.v1.Secret(`${name}-tls`,
-        buildTlsSecret(args.namespace, pulumi.secret(args.tls.certificate), pulumi.secret(args.tls.key)), inNamespace));
+        buildTlsSecret(this.namespaceName, pulumi.secret(args.tls.certificate), pulumi.secret(args.tls.key)), k8sOpts));
     }
 
     // The operator ignores spec updates: the name carries a hash of the spec, so a change replaces the
-    // MiniCluster, and the old one is deleted first so its pods free the nodes.
-    this.miniCluster = new k8s.apiextensions.CustomResource(`${name}-minicluster`, this.manifest, {
-      ...k8sOpts,
-      dependsOn: [...args.dependsOn, this.namespace, ...children],
-      deleteBeforeReplace: true,
-    });
+    // MiniCluster, and deleting the old one first also frees the nodes for the new one's pods.
+    this.miniCluster = new k8s.apiextensions.CustomResource(`${name}-minicluster`,
+      { ...this.manifest, metadata: { ...this.manifest.metadata, namespace: this.namespaceName } },
+      { ...k8sOpts, dependsOn: [...args.dependsOn, ...children] });
     this.registerOutputs({ name: this.manifest.metadata.name, namespace: args.namespace });
   }
 }

@@ -30,7 +30,8 @@ export interface Endpoint {
   port: number;
 }
 
-export function buildService(namespace: string, miniClusterName: string, nodePort?: number) {
+/** Generic in the namespace, like the MiniCluster's objects (see buildSidecarConfigMap). */
+export function buildService<N = string>(namespace: N, miniClusterName: string, nodePort?: number) {
   return {
     apiVersion: "v1" as const,
     kind: "Service" as const,
@@ -71,7 +72,7 @@ export function albAnnotations(options: AlbOptions): Record<string, string> {
   return annotations;
 }
 
-export function buildAlbIngress(namespace: string, options: AlbOptions) {
+export function buildAlbIngress<N = string>(namespace: N, options: AlbOptions) {
   return {
     apiVersion: "networking.k8s.io/v1" as const,
     kind: "Ingress" as const,

@@ -4,7 +4,8 @@ import { AlbOptions, buildAlbIngress, buildService } from "./restful-endpoint.bu
 
 export interface RestfulEndpointArgs {
   provider: k8s.Provider;
-  namespace: string;
+  /** The Namespace resource's name (FluxMiniCluster.namespaceName), so a replaced namespace replaces these too. */
+  namespace: pulumi.Input<string>;
   miniClusterName: string;
   /** Pin the NodePort (GKE and local: the firewall and the endpoint use it); EKS lets Kubernetes pick. */
   nodePort?: number;
@@ -27,7 +28,8 @@ export class RestfulEndpoint extends pulumi.ComponentResource {
 
   constructor(name: string, args: RestfulEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-restful:index:RestfulEndpoint", name, {}, opts);
-    const k8sOpts = { parent: this, provider: args.provider };
+    // Fixed names: a replacement deletes the old object first rather than collide with it.
+    const k8sOpts = { parent: this, provider: args.provider, deleteBeforeReplace: true };
     // The Service is awaited until the lead broker's pod is ready: image pulls and the copy of the Flux
     // view come first, so allow more than the default 10 minutes.
     this.service = new k8s.core.v1.Service(`${name}-service`,

@@ -27,9 +27,14 @@ export const DEFAULTS = {
   localPort: 5000,
 } as const;
 
-/** Secret keys: set with `pulumi config set --secret`; only their presence is validated here. */
+/**
+ * Secret keys: set with `pulumi config set --secret`; a value stored in plain text is refused. Only
+ * that and their presence are validated here: the raw config carries one of the markers below.
+ */
 export const SECRET_KEYS = ["fluxToken", "fluxSecretKey", "tlsCertificate", "tlsKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
+export const ENCRYPTED = "[secret]";
+export const PLAIN_TEXT = "[plain text]";
 
 /** Every plain key of the project namespace, for the unknown-key (typo) check. */
 export const PLAIN_KEYS = [
@@ -92,7 +97,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Full key names ("flux-restful:size", "gcp:project") to raw string values; secrets map to any non-empty marker. */
+/** Full key names ("flux-restful:size", "gcp:project") to raw string values; set secret keys map to ENCRYPTED or PLAIN_TEXT. */
 export type RawConfig = Record<string, string | undefined>;
 
 const own = (key: string) => `${PROJECT}:${key}`;
@@ -207,6 +212,14 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
   if (unknown.length) {
     throw new ConfigError(unknown[0], "is not a setting of this program",
       `Remove it (pulumi config rm ${unknown[0]}); known keys: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")}`);
+  }
+
+  for (const name of SECRET_KEYS) {
+    const key = own(name);
+    if (raw[key] === PLAIN_TEXT) {
+      throw new ConfigError(key, "is stored in plain text in the stack's config",
+        `Store it encrypted instead: pulumi config set --secret ${key} ${name.startsWith("tls") ? "< file.pem" : "<value>"}`);
+    }
   }
 
   const cloudKey = own("cloud");

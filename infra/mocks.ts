@@ -34,8 +34,11 @@ export function maskSecrets(value: unknown, mask: (path: string, secret: unknown
   return value;
 }
 
+type FakeOutputs = (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown>;
+type FakeCall = (inputs: any) => Record<string, unknown>;
+
 /** Fake outputs the program reads back, by resource type. */
-const OUTPUTS: Record<string, (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown>> = {
+const OUTPUTS: Record<string, FakeOutputs> = {
   "gcp:container/cluster:Cluster": (a) => ({
     endpoint: "203.0.113.10",
     network: "default",
@@ -46,7 +49,14 @@ const OUTPUTS: Record<string, (args: pulumi.runtime.MockResourceArgs) => Record<
     managedInstanceGroupUrls: [`https://www.googleapis.com/compute/v1/projects/offline/zones/zone/instanceGroups/gke-${a.name}-grp`],
   }),
   "eks:index:Cluster": (a) => ({
-    kubeconfigJson: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name: a.inputs.name }] }),
+    kubeconfigJson: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: a.inputs.name,
+        cluster: { server: "https://OFFLINE.gr7.us-east-2.eks.amazonaws.com", "certificate-authority-data": Buffer.from("offline CA").toString("base64") },
+      }],
+    }),
     oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/OFFLINE",
     oidcIssuer: "oidc.eks.us-east-2.amazonaws.com/id/OFFLINE",
   }),
@@ -58,7 +68,7 @@ const OUTPUTS: Record<string, (args: pulumi.runtime.MockResourceArgs) => Record<
   }),
 };
 
-const CALLS: Record<string, (inputs: any) => Record<string, unknown>> = {
+const CALLS: Record<string, FakeCall> = {
   "gcp:compute/getInstanceGroup:getInstanceGroup": () => ({
     instances: ["https://www.googleapis.com/compute/v1/projects/offline/zones/zone/instances/gke-node-0"],
   }),
@@ -66,16 +76,28 @@ const CALLS: Record<string, (inputs: any) => Record<string, unknown>> = {
   "aws:index/getAvailabilityZones:getAvailabilityZones": () => ({ names: ["zone-a", "zone-b", "zone-c"] }),
 };
 
+/**
+ * Answers that differ from the defaults above: outputs replace the default fields of their resource
+ * type, calls replace whole invoke answers. How a test models a later day (a rotated endpoint, a
+ * changed zone list).
+ */
+export interface Fakes {
+  outputs?: Record<string, FakeOutputs>;
+  calls?: Record<string, FakeCall>;
+}
+
 /** Installs the mocks for one evaluation; returns the list the declared resources are appended to. */
-export async function installOfflineMocks(project: string, stack: string): Promise<DeclaredResource[]> {
+export async function installOfflineMocks(project: string, stack: string, fakes: Fakes = {}): Promise<DeclaredResource[]> {
   const declared: DeclaredResource[] = [];
+  const calls = { ...CALLS, ...fakes.calls };
   await pulumi.runtime.setMocks({
     newResource(args) {
       declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-      return { id: `${args.name}-id`, state: { ...args.inputs, ...(OUTPUTS[args.type]?.(args) ?? {}) } };
+      const outputs = { ...OUTPUTS[args.type]?.(args), ...fakes.outputs?.[args.type]?.(args) };
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };
     },
     call(args) {
-      const answer = CALLS[args.token];
+      const answer = calls[args.token];
       // A silent default would hand the program wrongly shaped data; fail loudly instead.
       if (!answer) throw new Error(`offline mocks: no answer for invoke ${args.token}`);
       return answer(args.inputs);

@@ -1,34 +1,22 @@
-/** The program: read and validate config, read the sidecar bundle, deploy the stack for the chosen cloud. */
-import * as fs from "node:fs";
-import * as path from "node:path";
+/** The program: read and validate config and every outside source, then deploy the stack for the chosen cloud. */
 import * as pulumi from "@pulumi/pulumi";
-import { FLUX_OPERATOR } from "../components/flux-operator.build";
-import { PROJECT, RawConfig, SECRET_KEYS, parseConfig, type DeploymentConfig } from "./config";
+import { FLUX_OPERATOR, KubernetesObject, operatorObjects } from "../components/flux-operator.build";
+import { ConfigError, ENCRYPTED, PLAIN_TEXT, PROJECT, RawConfig, SECRET_KEYS, parseConfig, type DeploymentConfig } from "./config";
 import type { ProgramInputs, StackOutputs } from "../stacks/flux-restful";
 import { deployGke } from "../stacks/gke";
 import { deployEks } from "../stacks/eks";
 import { deployLocal } from "../stacks/local";
+import { Fetch, SourceError, fetchOperatorManifest, readLocalKubeconfig, readSidecarBundle } from "./sources";
 
-export const DEFAULT_BUNDLE_PATH = path.join(__dirname, "..", "dist", "sidecar.js");
+// isConfigSecret is public at run time but marked internal in the SDK's typings.
+const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
 
-export class BundleMissingError extends Error {
-  constructor(file: string) {
-    super(`The sidecar bundle ${file} is missing: run \`npm run build\` first`);
-    this.name = "BundleMissingError";
-  }
-}
-
-export function readSidecarBundle(file: string = DEFAULT_BUNDLE_PATH): string {
-  if (!fs.existsSync(file)) throw new BundleMissingError(file);
-  return fs.readFileSync(file, "utf8");
-}
-
-/** All config of the stack, secrets replaced by a marker: validation only needs to know they are set. */
+/** All config of the stack, secret keys' values replaced by a marker: whether they are set, and encrypted. */
 function rawConfig(): RawConfig {
   const raw: RawConfig = { ...pulumi.runtime.allConfig() };
   for (const key of SECRET_KEYS) {
     const full = `${PROJECT}:${key}`;
-    if (raw[full] !== undefined && raw[full] !== "") raw[full] = "[secret]";
+    if (raw[full] !== undefined && raw[full] !== "") raw[full] = isConfigSecret(full) ? ENCRYPTED : PLAIN_TEXT;
   }
   return raw;
 }
@@ -37,29 +25,19 @@ export function loadConfig(): DeploymentConfig {
   return parseConfig(rawConfig(), pulumi.getStack());
 }
 
-/** Downloads the pinned operator release manifest (during preview and up; never from a branch). */
-export async function downloadOperatorManifest(url: string = FLUX_OPERATOR.manifestUrl, timeoutMs = 60_000): Promise<string> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    throw new Error(`Could not download the Flux Operator manifest ${url}: ${(err as Error).message}`);
-  }
-  if (!response.ok) throw new Error(`Could not download the Flux Operator manifest ${url}: HTTP ${response.status}`);
-  return response.text();
-}
-
 export interface ProgramSources {
   bundlePath?: string;
-  /** The manifest text, or a promise of it; downloaded from the pinned release when absent. */
-  operatorManifest?: pulumi.Input<string>;
+  /** The manifest text, already checked (tests, the offline plan); otherwise downloaded and checked here. */
+  operatorManifest?: string;
+  /** How the manifest is downloaded (tests pass one that fails). */
+  fetch?: Fetch;
 }
 
-function programInputs(bundle: string, operatorManifest: pulumi.Input<string>): ProgramInputs {
+function programInputs(bundle: string, operatorObjects: KubernetesObject[]): ProgramInputs {
   const config = new pulumi.Config(PROJECT);
   return {
     bundle,
-    operatorManifest,
+    operatorObjects,
     fluxToken: config.getSecret("fluxToken"),
     fluxSecretKey: config.getSecret("fluxSecretKey"),
     tlsCertificate: config.getSecret("tlsCertificate"),
@@ -67,14 +45,36 @@ function programInputs(bundle: string, operatorManifest: pulumi.Input<string>): 
   };
 }
 
-/** Everything is validated (config, then the bundle) before the first resource is declared. */
-export function runProgram(sources: ProgramSources = {}): StackOutputs {
+/** Reads what the chosen cloud needs from this machine now, and returns how to deploy it. */
+function stackFor(cfg: DeploymentConfig): (inputs: ProgramInputs) => StackOutputs {
+  switch (cfg.cloud) {
+    case "gke": return (inputs) => deployGke(cfg, inputs);
+    case "eks": return (inputs) => deployEks(cfg, inputs);
+    case "local": {
+      const target = readLocalKubeconfig(cfg.kubeContext);
+      return (inputs) => deployLocal(cfg, inputs, target);
+    }
+  }
+}
+
+/**
+ * Everything is read and checked (config, the bundle, the local kubeconfig, then the downloaded
+ * operator manifest) before the first resource is declared: a failure leaves nothing half-declared.
+ */
+export async function runProgram(sources: ProgramSources = {}): Promise<StackOutputs> {
   const cfg = loadConfig();
   const bundle = readSidecarBundle(sources.bundlePath);
-  const inputs = programInputs(bundle, sources.operatorManifest ?? downloadOperatorManifest());
-  switch (cfg.cloud) {
-    case "gke": return deployGke(cfg, inputs);
-    case "eks": return deployEks(cfg, inputs);
-    case "local": return deployLocal(cfg, inputs);
+  const deploy = stackFor(cfg);
+  const manifest = sources.operatorManifest ?? await fetchOperatorManifest(FLUX_OPERATOR, sources.fetch);
+  return deploy(programInputs(bundle, operatorObjects(manifest)));
+}
+
+/** The program as Pulumi runs it: the user's problems become RunErrors, shown as their message alone. */
+export async function runStack(sources: ProgramSources = {}): Promise<StackOutputs> {
+  try {
+    return await runProgram(sources);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof SourceError) throw new pulumi.RunError(err.message);
+    throw err;
   }
 }

@@ -12,11 +12,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { PROJECT } from "../infra/config";
 import { DeclaredResource, installOfflineMocks, maskSecrets, settle, valueOf } from "../infra/mocks";
-import { downloadOperatorManifest, runProgram } from "../infra/program";
+import { runProgram } from "../infra/program";
+import { fetchOperatorManifest } from "../infra/sources";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../components/flux-operator.build";
+import { kubeconfigContexts, kubeconfigPaths } from "../components/local-cluster.build";
 
 const ROOT = path.join(__dirname, "..");
 const MASK = "[secret]";
+const STACK_TYPE = "pulumi:pulumi:Stack";
 const LONG_VALUE = 500;
 
 export interface StackFileConfig {
@@ -75,7 +78,7 @@ function standInOperatorManifest(): string {
 
 async function operatorManifestForPlan(notes: string[]): Promise<string> {
   try {
-    return await downloadOperatorManifest(FLUX_OPERATOR.manifestUrl, 10_000);
+    return await fetchOperatorManifest(FLUX_OPERATOR, fetch, 10_000);
   } catch (err) {
     notes.push(`${(err as Error).message}; planning with a stand-in for its objects`);
     return standInOperatorManifest();
@@ -101,16 +104,29 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   }
   const restoreKubeconfig = process.env.KUBECONFIG;
   let placeholderDir: string | undefined;
-  if (values[`${PROJECT}:cloud`] === "local" && !hasKubeconfig()) {
-    placeholderDir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-restful-plan-"));
-    process.env.KUBECONFIG = path.join(placeholderDir, "kubeconfig");
-    fs.writeFileSync(process.env.KUBECONFIG, PLACEHOLDER_KUBECONFIG);
-    notes.push("no kubeconfig found; planning against a placeholder context \"offline\"");
+  if (values[`${PROJECT}:cloud`] === "local") {
+    if (!kubeconfigFile()) {
+      placeholderDir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-restful-plan-"));
+      process.env.KUBECONFIG = path.join(placeholderDir, "kubeconfig");
+      fs.writeFileSync(process.env.KUBECONFIG, PLACEHOLDER_KUBECONFIG);
+      notes.push("no kubeconfig found; planning against a placeholder context \"offline\"");
+    }
+    const contextKey = `${PROJECT}:kubeContext`;
+    const current = kubeconfigContexts(fs.readFileSync(kubeconfigFile()!, "utf8")).current;
+    if (!values[contextKey] && current) {
+      values[contextKey] = current;
+      notes.push(`${contextKey} is not set in Pulumi.${stack}.yaml; planning with the current context "${current}"`);
+    }
   }
   try {
     const resources = await installOfflineMocks(PROJECT, stack);
     pulumi.runtime.setAllConfig(values, secretKeys);
-    const declared = runProgram({ bundlePath: options.bundlePath, operatorManifest }) as unknown as Record<string, unknown>;
+    // Inside a root Stack resource, as `pulumi up` runs a program (resource transforms need it).
+    let declared: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
+      declared = await runProgram({ bundlePath: options.bundlePath, operatorManifest }) as unknown as Record<string, unknown>;
+      return undefined;
+    });
     const outputs: Record<string, unknown> = {};
     for (const [name, output] of Object.entries(declared)) {
       if (output === undefined) continue;
@@ -118,7 +134,7 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
       outputs[name] = secret ? MASK : await valueOf(output);
     }
     await settle();
-    return { resources, outputs, notes };
+    return { resources: resources.filter((r) => r.type !== STACK_TYPE), outputs, notes };
   } finally {
     if (restoreKubeconfig === undefined) delete process.env.KUBECONFIG;
     else process.env.KUBECONFIG = restoreKubeconfig;
@@ -126,9 +142,9 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   }
 }
 
-function hasKubeconfig(): boolean {
-  const candidates = (process.env.KUBECONFIG ?? "").split(path.delimiter).filter(Boolean);
-  return (candidates.length ? candidates : [path.join(os.homedir(), ".kube", "config")]).some((f) => fs.existsSync(f));
+/** The kubeconfig file the program will read, if any. */
+function kubeconfigFile(): string | undefined {
+  return kubeconfigPaths(process.env, os.homedir()).find((f) => fs.existsSync(f));
 }
 
 /** Long values (the sidecar bundle, kubeconfigs) are shown by size only. */
@@ -183,6 +199,7 @@ export function planAsKubernetes(plan: Plan): string {
   const docs: string[] = [
     [
       `# Flux Operator ${FLUX_OPERATOR.version}: apply ${FLUX_OPERATOR.manifestUrl}`,
+      `# (sha256 ${FLUX_OPERATOR.manifestSha256})`,
       `# first, with the "${REMOVED_PROXY_CONTAINER}" container removed from its Deployment (its image no longer exists)`,
       `# and the manager image set to ${FLUX_OPERATOR.managerImage}.`,
     ].join("\n"),

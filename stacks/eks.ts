@@ -6,7 +6,7 @@ import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs } from "./
 
 /** EKS: VPC, cluster and nodes, the load balancer controller, and the API behind an internet-facing ALB. */
 export function deployEks(cfg: EksConfig, inputs: ProgramInputs): StackOutputs {
-  const eks = new EksCluster("eks", { clusterName: cfg.clusterName, nodeCount: cfg.nodeCount, instanceType: cfg.instanceType });
+  const eks = new EksCluster("eks", { region: cfg.region, clusterName: cfg.clusterName, nodeCount: cfg.nodeCount, instanceType: cfg.instanceType });
   const lbc = new LbController("lb-controller", {
     clusterName: cfg.clusterName,
     region: cfg.region,

@@ -5,12 +5,14 @@ import { FluxOperator } from "../components/flux-operator";
 import { FluxMiniCluster } from "../components/minicluster";
 import { RestfulEndpoint } from "../components/restful-endpoint";
 import { AlbOptions, Endpoint, albSidecarEnvironment, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
+import type { KubernetesObject } from "../components/flux-operator.build";
 import type { Cloud, DeploymentConfig } from "../infra/config";
 
-/** Values from config secrets (absent ones are generated), the sidecar bundle and the operator manifest. */
+/** Values from config secrets (absent ones are generated), the sidecar bundle and the operator's objects. */
 export interface ProgramInputs {
   bundle: string;
-  operatorManifest: pulumi.Input<string>;
+  /** From the checked release manifest, patched (see flux-operator.build.ts). */
+  operatorObjects: KubernetesObject[];
   fluxToken?: pulumi.Output<string>;
   fluxSecretKey?: pulumi.Output<string>;
   tlsCertificate?: pulumi.Output<string>;
@@ -34,7 +36,7 @@ export interface FluxRestful {
 export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, options: FluxRestfulOptions): FluxRestful {
   const servicesDependOn = options.servicesDependOn ?? [];
   const operator = new FluxOperator("flux-operator", {
-    provider: options.provider, manifest: inputs.operatorManifest, dependsOn: servicesDependOn,
+    provider: options.provider, objects: inputs.operatorObjects, dependsOn: servicesDependOn,
   });
   const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : undefined;
   const miniCluster = new FluxMiniCluster("flux", {
@@ -56,7 +58,7 @@ export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, 
   });
   const endpoint = new RestfulEndpoint("api", {
     provider: options.provider,
-    namespace: cfg.namespace,
+    namespace: miniCluster.namespaceName,
     miniClusterName: miniCluster.manifest.metadata.name,
     nodePort: options.nodePort,
     alb: options.alb,

@@ -6,6 +6,7 @@ import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs } from "./
 /** GKE: the cluster and its NodePort firewall rule; the API at a node's external IP and the NodePort. */
 export function deployGke(cfg: GkeConfig, inputs: ProgramInputs): StackOutputs {
   const gke = new GkeCluster("gke", {
+    project: cfg.project,
     clusterName: cfg.clusterName,
     zone: cfg.zone,
     nodeCount: cfg.nodeCount,

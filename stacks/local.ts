@@ -2,11 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { LocalCluster } from "../components/local-cluster";
 import { directEndpoint, portForwardCommand } from "../components/restful-endpoint.build";
 import type { LocalConfig } from "../infra/config";
+import type { LocalTarget } from "../infra/sources";
 import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs } from "./flux-restful";
 
-/** Any existing cluster from the current kubeconfig: the API on a node address, or through a port-forward. */
-export function deployLocal(cfg: LocalConfig, inputs: ProgramInputs): StackOutputs {
-  const local = new LocalCluster("local", { kubeContext: cfg.kubeContext });
+/** Any existing cluster, through the pinned context: the API on a node address, or through a port-forward. */
+export function deployLocal(cfg: LocalConfig, inputs: ProgramInputs, target: LocalTarget): StackOutputs {
+  const local = new LocalCluster("local", { kubeconfig: target.kubeconfig, clusterIdentifier: target.cluster });
   const app = deployFluxRestful(cfg, inputs, { provider: local.provider, nodePort: cfg.nodePort });
   const endpoint = cfg.nodeAddress
     ? directEndpoint(cfg.nodeAddress, cfg.nodePort, cfg.tls)
@@ -14,7 +15,7 @@ export function deployLocal(cfg: LocalConfig, inputs: ProgramInputs): StackOutpu
   const outputs = stackOutputs(cfg, app, {
     endpoint: pulumi.output(endpoint),
     kubeconfig: local.kubeconfig,
-    clusterName: local.contextName,
+    clusterName: target.context,
   });
   return cfg.nodeAddress ? outputs : { ...outputs, portForwardCommand: portForwardCommand(cfg.namespace, cfg.localPort) };
 }

@@ -19,7 +19,7 @@ import {
   LB_CONTROLLER, buildIrsaTrustPolicy, buildLbControllerPolicy, buildLbControllerValues, serviceAccountSubject,
 } from "../../components/lb-controller.build";
 import { subnetTags } from "../../components/eks-cluster.build";
-import { singleContextKubeconfig } from "../../components/local-cluster.build";
+import { kubeconfigContexts, singleContextKubeconfig } from "../../components/local-cluster.build";
 import { OPERATOR_MANIFEST, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
 
 const base: MiniClusterInput = {
@@ -143,8 +143,10 @@ describe("infra builders: MiniCluster", () => {
 });
 
 describe("infra builders: Flux Operator manifest", () => {
-  it("is pinned to a release asset, never a branch", () => {
+  it("is pinned to the release commit and a checksum, never a branch", () => {
     assert.ok(isPinnedManifestUrl(FLUX_OPERATOR.manifestUrl));
+    assert.match(FLUX_OPERATOR.manifestUrl, /^https:\/\/raw\.githubusercontent\.com\/flux-framework\/flux-operator\/[0-9a-f]{40}\//);
+    assert.match(FLUX_OPERATOR.manifestSha256, /^[0-9a-f]{64}$/);
     assert.match(FLUX_OPERATOR.managerImage, /:v\d+\.\d+\.\d+$/);
     assert.ok(!isPinnedManifestUrl("https://raw.githubusercontent.com/flux-framework/flux-operator/main/examples/dist/flux-operator.yaml"));
     assert.ok(isPinnedManifestUrl(`https://raw.githubusercontent.com/flux-framework/flux-operator/${"a".repeat(40)}/examples/dist/flux-operator.yaml`));
@@ -279,17 +281,22 @@ describe("infra builders: AWS load balancer controller", () => {
 });
 
 describe("infra builders: local kubeconfig", () => {
-  it("keeps only the chosen context, its cluster and its user", () => {
-    const { kubeconfig, context } = singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG);
-    assert.equal(context, "kind-dev");
-    assert.ok(!kubeconfig.includes("prod-secret-token"));
-    const kc = parse(kubeconfig);
-    assert.deepEqual(kc.clusters.map((c: { name: string }) => c.name), ["kind-dev"]);
-    assert.deepEqual(kc.users.map((u: { name: string }) => u.name), ["kind-dev"]);
-    assert.equal(singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "prod").context, "prod");
+  it("lists the contexts with their clusters, and the current one", () => {
+    assert.deepEqual(kubeconfigContexts(TWO_CONTEXT_KUBECONFIG), {
+      current: "kind-dev",
+      contexts: [{ name: "kind-dev", cluster: "kind-dev" }, { name: "prod", cluster: "prod" }],
+      clusters: ["kind-dev", "prod"],
+    });
   });
 
-  it("names the setting when the context does not exist", () => {
-    assert.throws(() => singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "nope"), /"nope" is not in the kubeconfig \(contexts: kind-dev, prod\): set flux-restful:kubeContext/);
+  it("keeps only the named context, its cluster and its user, and makes it current", () => {
+    const dev = singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "kind-dev");
+    assert.ok(!dev.includes("prod-secret-token"));
+    const prod = parse(singleContextKubeconfig(TWO_CONTEXT_KUBECONFIG, "prod"));
+    assert.equal(prod["current-context"], "prod", "the file's current context (kind-dev) does not matter");
+    assert.deepEqual(prod.contexts.map((c: { name: string }) => c.name), ["prod"]);
+    assert.deepEqual(prod.clusters.map((c: { name: string }) => c.name), ["prod"]);
+    assert.deepEqual(prod.users.map((u: { name: string }) => u.name), ["prod-admin"]);
+    assert.ok(!JSON.stringify(prod).includes("dev-token"));
   });
 });

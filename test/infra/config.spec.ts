@@ -1,6 +1,6 @@
 /** Config validation (pure) and the stack files. */
 import { strict as assert } from "node:assert";
-import { ConfigError, DEFAULTS, PLAIN_KEYS, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
+import { ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -71,6 +71,15 @@ describe("infra config", () => {
     rejects({ "flux-restful:cloud": "local", "flux-restful:nodeAddress": "not an address!" }, "flux-restful:nodeAddress", /IP address or host name/);
   });
 
+  it("refuses a secret key stored in plain text, showing the --secret command", () => {
+    rejects(gke({ "flux-restful:fluxToken": PLAIN_TEXT }), "flux-restful:fluxToken",
+      /is stored in plain text in the stack's config\. Store it encrypted instead: pulumi config set --secret flux-restful:fluxToken <value>$/);
+    rejects(eks({ "flux-restful:fluxSecretKey": PLAIN_TEXT }), "flux-restful:fluxSecretKey", /pulumi config set --secret flux-restful:fluxSecretKey <value>$/);
+    rejects(gke({ "flux-restful:tlsCertificate": ENCRYPTED, "flux-restful:tlsKey": PLAIN_TEXT }), "flux-restful:tlsKey",
+      /pulumi config set --secret flux-restful:tlsKey < file\.pem$/);
+    assert.equal(parseConfig(gke({ "flux-restful:fluxToken": ENCRYPTED, "flux-restful:fluxSecretKey": ENCRYPTED }), "s").cloud, "gke");
+  });
+
   it("does not limit size by nodes on the local stack, whose node count it cannot know", () => {
     const c = parseConfig({ "flux-restful:cloud": "local", "flux-restful:size": "8" }, "local");
     assert.ok(c.cloud === "local" && c.size === 8 && c.localPort === DEFAULTS.localPort && c.nodeAddress === undefined);
@@ -98,6 +107,13 @@ describe("infra config", () => {
     assert.equal(pkg.devDependencies["ts-node"], "10.9.2");
     assert.match(pkg.devDependencies.typescript, /^5\./, "Pulumi's ts-node path needs TypeScript < 7");
     assert.ok(fs.existsSync(path.join(root, "infra", "index.ts")));
+  });
+
+  it("exports from infra/index.ts a function, which Pulumi calls and awaits (the program is async)", () => {
+    // required, as Pulumi's Node.js runtime loads the entry point
+    const entry: unknown = require("../../infra/index");
+    assert.equal(typeof entry, "function");
+    assert.equal((entry as () => unknown).length, 0);
   });
 
   for (const stack of ["gke", "eks", "local"]) {

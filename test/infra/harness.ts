@@ -3,18 +3,25 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { DeclaredResource, installOfflineMocks, settle } from "../../infra/mocks";
+import { DeclaredResource, Fakes, installOfflineMocks, settle } from "../../infra/mocks";
 import { PROJECT } from "../../infra/config";
-import { runProgram } from "../../infra/program";
+import { runProgram, runStack } from "../../infra/program";
+import type { Fetch } from "../../infra/sources";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { readStackFile } from "../../scripts/plan";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
 
+/** The resource options the engine decides lifecycles by (names stand for resources and transforms). */
 export interface DeclaredOptions {
   type: string;
   name: string;
   dependsOn: string[];
   deleteBeforeReplace?: boolean;
+  ignoreChanges?: string[];
+  provider?: string;
+  transforms: string[];
+  /** Per input, the resources its value comes from: the engine replaces a dependent whose inputs come from a replaced resource. */
+  propertyDeps: Record<string, string[]>;
 }
 
 export interface Evaluation {
@@ -36,17 +43,37 @@ export function tempFile(name: string, text: string): string {
 
 const nameOf = (r: unknown) => (r as { __name?: string }).__name ?? "?";
 
+/** The resources an input's Outputs were derived from (what the SDK sends as property dependencies). */
+function sourcesOf(value: unknown, into = new Set<string>()): Set<string> {
+  if (pulumi.Output.isInstance(value)) {
+    // resources() is the SDK's synchronous record of the Output's direct sources.
+    for (const r of (value as unknown as { resources(): Set<pulumi.Resource> }).resources()) into.add(nameOf(r));
+  } else if (Array.isArray(value)) {
+    value.forEach((v) => sourcesOf(v, into));
+  } else if (typeof value === "object" && value !== null && !pulumi.Resource.isInstance(value)) {
+    Object.values(value).forEach((v) => sourcesOf(v, into));
+  }
+  return into;
+}
+
 // Legacy stack transformations run inside the SDK, so unlike dependsOn sent to the engine they can be
 // observed under mocks. They need the root stack resource, hence runInPulumiStack below.
 function recordOptions(recording: DeclaredOptions[]): void {
   pulumi.runtime.registerStackTransformation((args) => {
     const deps = args.opts.dependsOn;
     const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+    const opts = args.opts as pulumi.CustomResourceOptions;
     recording.push({
       type: args.type,
       name: args.name,
       dependsOn: list.filter((d) => pulumi.Resource.isInstance(d)).map(nameOf),
-      deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+      deleteBeforeReplace: opts.deleteBeforeReplace,
+      ignoreChanges: opts.ignoreChanges,
+      provider: opts.provider && nameOf(opts.provider),
+      transforms: (opts.transforms ?? []).map((t) => t.name),
+      propertyDeps: Object.fromEntries(Object.entries(args.props)
+        .map(([key, value]) => [key, [...sourcesOf(value)].sort()] as const)
+        .filter(([, deps]) => deps.length > 0)),
     });
     return undefined;
   });
@@ -55,23 +82,34 @@ function recordOptions(recording: DeclaredOptions[]): void {
 /** What the last evaluation declared, also when it failed. */
 export let lastDeclared: DeclaredResource[] = [];
 
+export interface EvaluateOptions {
+  bundlePath?: string;
+  /** What the clouds answer on this run (see infra/mocks.ts). */
+  fakes?: Fakes;
+  /** Download the operator manifest with this instead of handing the program the test manifest. */
+  fetch?: Fetch;
+  /** Run the entry point's runStack (errors as Pulumi shows them) instead of runProgram. */
+  asPulumiRunsIt?: boolean;
+}
+
 /** The stack file's config plus overrides (secret overrides are marked secret). */
 export async function evaluate(
   stack: string,
   overrides: Record<string, string> = {},
   secretOverrides: Record<string, string> = {},
-  bundlePath = BUNDLE_PATH,
+  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt }: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const { values, secretKeys } = readStackFile(stack);
   const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
-  const resources = await installOfflineMocks(PROJECT, stack);
+  const resources = await installOfflineMocks(PROJECT, stack, fakes);
   lastDeclared = resources;
   const options: DeclaredOptions[] = [];
   pulumi.runtime.setAllConfig(config, [...secretKeys, ...Object.keys(secretOverrides)]);
   let outputs: StackOutputs | undefined;
   await pulumi.runtime.runInPulumiStack(async () => {
     recordOptions(options);
-    outputs = runProgram({ bundlePath, operatorManifest: OPERATOR_MANIFEST });
+    const sources = { bundlePath, fetch, operatorManifest: fetch ? undefined : OPERATOR_MANIFEST };
+    outputs = await (asPulumiRunsIt ? runStack : runProgram)(sources);
     return undefined;
   });
   await settle();

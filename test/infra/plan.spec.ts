@@ -4,6 +4,7 @@ import { parseAllDocuments } from "yaml";
 import { Plan, planAsJson, planAsKubernetes, planAsText, planStack } from "../../scripts/plan";
 import { BUNDLE_PATH } from "./harness";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
+import { FLUX_OPERATOR } from "../../components/flux-operator.build";
 
 const GENERATED = /offline-flux-(token|secret-key)/;
 
@@ -49,7 +50,7 @@ describe("infra plan script", function () {
     assert.deepEqual(secret.stringData, { user: "REPLACE_ME_USER", token: "REPLACE_ME_TOKEN", "secret-key": "REPLACE_ME_SECRET_KEY" });
     assert.equal(docs.find((d) => d.kind === "ConfigMap").data["sidecar.js"], FAKE_BUNDLE);
     assert.match(yaml, /^# Helm chart aws-load-balancer-controller 3\.5\.0 from https:\/\/aws\.github\.io\/eks-charts/m);
-    assert.match(yaml, /^# Flux Operator 0\.2\.1: apply https:\/\/github\.com\/flux-framework\/flux-operator\/releases\/download\/0\.2\.1\/flux-operator\.yaml/m);
+    assert.ok(yaml.startsWith(`---\n# Flux Operator 0.2.1: apply ${FLUX_OPERATOR.manifestUrl}\n# (sha256 ${FLUX_OPERATOR.manifestSha256})\n`));
     assert.doesNotMatch(yaml, GENERATED);
   });
 
@@ -58,7 +59,10 @@ describe("infra plan script", function () {
     process.env.KUBECONFIG = "/nonexistent/kubeconfig";
     try {
       const local = await planStack("local", { bundlePath: BUNDLE_PATH, operatorManifest: OPERATOR_MANIFEST });
-      assert.deepEqual(local.notes, ['no kubeconfig found; planning against a placeholder context "offline"']);
+      assert.deepEqual(local.notes, [
+        'no kubeconfig found; planning against a placeholder context "offline"',
+        'flux-restful:kubeContext is not set in Pulumi.local.yaml; planning with the current context "offline"',
+      ]);
       assert.equal(local.outputs.clusterName, "offline");
       assert.equal(process.env.KUBECONFIG, "/nonexistent/kubeconfig");
       assert.ok(!local.resources.some((r) => /^(gcp|aws|eks):/.test(r.type)));

@@ -3,7 +3,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { isSecretValue, settle, valueOf } from "../../infra/mocks";
 import { ConfigError } from "../../infra/config";
-import { BundleMissingError } from "../../infra/program";
+import { BundleMissingError } from "../../infra/sources";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../../components/flux-operator.build";
 import { LB_CONTROLLER, serviceAccountSubject } from "../../components/lb-controller.build";
 import { MiniClusterManifest, SIDECAR_CONTAINER, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
@@ -248,23 +248,24 @@ describe("infra stacks (mocked)", function () {
   });
 
   describe("local", () => {
+    const PINNED = { "flux-restful:kubeContext": "kind-dev" };
     let ev: Evaluation;
     const saved = process.env.KUBECONFIG;
     before(async () => {
       process.env.KUBECONFIG = tempFile("kubeconfig", TWO_CONTEXT_KUBECONFIG);
-      ev = await evaluate("local");
+      ev = await evaluate("local", PINNED);
     });
     after(() => {
       if (saved === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = saved;
     });
 
-    it("deploys onto the current context with no cloud resources", () => {
+    it("deploys onto the pinned context with no cloud resources", () => {
       assertNoneFrom(ev, "gcp:", "aws:", "eks:");
       assertFluxRestful(ev);
     });
 
-    it("exports a port-forward endpoint and a kubeconfig holding only the current context", async () => {
+    it("exports a port-forward endpoint and a kubeconfig holding only the pinned context", async () => {
       await assertOutputs(ev.outputs);
       assert.deepEqual(await valueOf(ev.outputs.endpoint), { scheme: "http", host: "127.0.0.1", port: 5000 });
       assert.equal(ev.outputs.portForwardCommand, "kubectl -n flux-restful port-forward svc/flux-restful-api 5000:5000");
@@ -273,7 +274,7 @@ describe("infra stacks (mocked)", function () {
     });
 
     it("uses a node address and the NodePort when one is configured", async () => {
-      const custom = await evaluate("local", { "flux-restful:nodeAddress": "172.18.0.2" });
+      const custom = await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" });
       assert.deepEqual(await valueOf(custom.outputs.endpoint), { scheme: "http", host: "172.18.0.2", port: 30093 });
       assert.equal(custom.outputs.portForwardCommand, undefined);
     });
@@ -291,7 +292,7 @@ describe("infra stacks (mocked)", function () {
     });
 
     it("fails without the sidecar bundle, saying to build it", async () => {
-      await assert.rejects(evaluate("gke", {}, {}, `${BUNDLE_PATH}.missing`), (err: unknown) =>
+      await assert.rejects(evaluate("gke", {}, {}, { bundlePath: `${BUNDLE_PATH}.missing` }), (err: unknown) =>
         err instanceof BundleMissingError && /run `npm run build` first/.test(err.message));
       await settle();
       assert.deepEqual(lastDeclared.filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
