@@ -32,6 +32,16 @@ export interface Credentials<T> {
 }
 
 /**
+ * The sidecar's default image: stock Debian slim with a current LTS Node, pinned to the exact release
+ * the node flags below were measured on (a new Node release needs the flags measured again:
+ * `npm run bench:sidecar -- --flag-table`, README "Benchmark").
+ */
+export const SIDECAR_IMAGE = "node:24.19.0-bookworm-slim";
+
+/** The Node release in SIDECAR_IMAGE's tag, which the benchmark and the CI guard run the bundle on. */
+export const SIDECAR_NODE_VERSION = /^node:(\d+\.\d+\.\d+)-/.exec(SIDECAR_IMAGE)![1];
+
+/**
  * Memory over speed, as a sidecar next to the broker should choose: a small young generation and
  * V8's size mode keep RSS near the working set, and without the optimizing compiler (--no-opt)
  * its code and the pages of the node binary it runs from are never touched: about 5 MiB less RSS
