@@ -47,7 +47,7 @@ const PYTHON = { jobs100: 76, jobs1000: 10, nodes: 350, submit: 30 };
 const OTHER_BUNDLE = process.env.BENCH_SIDECAR_BUNDLE;
 const FLAG_TABLE = process.argv.includes("--flag-table");
 /** Flags the MiniCluster leaves out, measured on top of its own set by --flag-table. */
-const CANDIDATE_FLAGS = [["--no-maglev"], ["--no-sparkplug"], ["--single-threaded"], ["--max-lazy"], ["--lite-mode"], ["--jitless"]];
+const CANDIDATE_FLAGS = [["--no-sparkplug"], ["--single-threaded"], ["--max-lazy"], ["--lite-mode"], ["--jitless"]];
 
 /** How a process is started: which node, with which flags and malloc variables. */
 interface Settings { name: string; flags: string[]; malloc: Record<string, string> }
