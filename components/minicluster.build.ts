@@ -32,13 +32,24 @@ export interface Credentials<T> {
 }
 
 /**
- * Memory over speed, as a sidecar next to the broker should choose: a small young generation and
- * V8's size mode keep RSS near the working set, and without the optimizing compiler (--no-opt)
- * its code and the pages of the node binary it runs from are never touched: about 5 MiB less RSS
- * after load for 10-30% fewer requests per second, still far above what the API needs (README,
- * "Benchmark"). The old-space cap is far above the working set.
+ * The sidecar's default image: stock Debian slim with a current LTS Node, pinned to the exact release
+ * the node flags below were measured on (a new Node release needs the flags measured again:
+ * `npm run bench:sidecar -- --flag-table`, README "Benchmark").
  */
-export const SIDECAR_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=128", "--optimize-for-size", "--no-opt"];
+export const SIDECAR_IMAGE = "node:24.19.0-bookworm-slim";
+
+/** The Node release in SIDECAR_IMAGE's tag, which the benchmark and the CI guard run the bundle on. */
+export const SIDECAR_NODE_VERSION = /^node:(\d+\.\d+\.\d+)-/.exec(SIDECAR_IMAGE)![1];
+
+/**
+ * Memory over speed, as a sidecar next to the broker should choose, measured on SIDECAR_NODE_VERSION
+ * (README, "Benchmark"). Without the optimizing compilers no optimized code is made and the pages
+ * of the node binary that make it are never touched: --no-maglev (Node 22+ runs Maglev even with
+ * --no-opt) saved 22 MiB of RSS after load, --no-opt (Turbofan) 10 more. Sparkplug (baseline code)
+ * stays: about 1 MiB, within run-to-run noise. The small young generation, size mode and old-space
+ * cap bound the heap under heavier load than the benchmark's, where each is within noise.
+ */
+export const SIDECAR_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=128", "--optimize-for-size", "--no-opt", "--no-maglev"];
 
 /**
  * glibc malloc settings for the sidecar: one arena (it is single-threaded, extra arenas only hold

@@ -4,6 +4,7 @@
  * error names the key and says what to set.
  */
 import { isIP } from "node:net";
+import { SIDECAR_IMAGE } from "../components/minicluster.build";
 
 export const PROJECT = "flux-restful";
 
@@ -23,7 +24,7 @@ export const DEFAULTS = {
   fluxUser: "fluxuser",
   tokenExpiresMinutes: 600,
   hasGpus: false,
-  sidecarImage: "node:20-bookworm-slim",
+  sidecarImage: SIDECAR_IMAGE,
   localPort: 5000,
 } as const;
 

@@ -132,7 +132,7 @@ describe("infra builders: MiniCluster", () => {
     }).toString().trim();
 
     it("starts the sidecar on the lead broker (index 0)", () => {
-      assert.equal(run("0"), "node --max-semi-space-size=1 --max-old-space-size=128 --optimize-for-size --no-opt /opt/flux-restful/sidecar.js");
+      assert.equal(run("0"), "node --max-semi-space-size=1 --max-old-space-size=128 --optimize-for-size --no-opt --no-maglev /opt/flux-restful/sidecar.js");
     });
 
     it("keeps the other pods alive without serving", () => {
