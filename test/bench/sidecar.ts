@@ -207,6 +207,8 @@ async function startSidecar(node: string, bundle: string, settings: Settings, ur
     FLUX_LOG_LEVEL: process.env.FLUX_LOG_LEVEL ?? "info",
     FLUX_URI: uri,
     FLUX_REQUIRE_AUTH: "true",
+    // Every bench client comes from 127.0.0.1: the per-client cap must not refuse the 64 of them.
+    FLUX_MAX_CONNECTIONS_PER_ADDRESS: "512",
     FLUX_USER: creds.user,
     FLUX_TOKEN: creds.token,
     FLUX_SECRET_KEY: creds.secret,

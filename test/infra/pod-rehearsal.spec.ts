@@ -6,7 +6,9 @@
  * socket at the path of the operator's view (FLUX_URI). Then /readyz, a submit and its output.
  * This proves the glue (command, paths, variable names, node flags) rather than the objects.
  * The test broker stands in for Flux in CI; inside `flux start` (FLUX_CONTRACT_REAL=1) it is the
- * real one. Needs root and util-linux `unshare`; says so and skips otherwise.
+ * real one. `node` in the command is the pod image's Node (installed from the npm registry, see
+ * test/support/pod-node.ts), or this one where that cannot be had. Needs root and util-linux
+ * `unshare`; says so and skips otherwise.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -26,6 +28,7 @@ import {
 import { socketPathFromUri } from "../../sidecar/flux/uri";
 import { buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
 import { startBroker, type BrokerHandle } from "../support/broker";
+import { podNode } from "../support/pod-node";
 
 function unshareWorks(): string | undefined {
   if (process.getuid?.() !== 0) return "not root";
@@ -56,6 +59,7 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
   let dir: string;
   let pod: ChildProcess | undefined;
   let output = "";
+  let nodeDir = path.dirname(process.execPath);
 
   before(async function () {
     if (why) {
@@ -63,6 +67,9 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
       this.skip();
     }
     if (!fs.existsSync(SIDECAR_BUNDLE)) await buildSidecar();
+    const pod = await podNode();
+    if ("execPath" in pod) nodeDir = path.dirname(pod.execPath);
+    else console.log(`      the pod's Node ${pod.version} cannot be had (${pod.skip}): rehearsing on ${process.version}`);
     broker = await startBroker();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "pod-rehearsal-"));
   });
@@ -97,7 +104,7 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
     // The one deviation from the spec: the port (5000 may be taken on a test machine).
     const port = await freePort();
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      PATH: `${nodeDir}:/usr/bin:/bin`,
       JOB_COMPLETION_INDEX: "0",
       ...container.environment!,
       ...Object.fromEntries(Object.entries(container.secrets!).map(([name, ref]) => {
@@ -130,6 +137,8 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
     }
     assert.equal(ready?.status, 200, `not ready: ${output}`);
     assert.match(output, /"requireAuth":true/, "auth is on, from the spec's environment");
+    const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Basic ${Buffer.from(`${credentials.user}:${credentials.token}`).toString("base64")}` } });
+    console.log(`      rehearsed on node ${/nodejs_version_info\{version="([^"]+)"/.exec(await metrics.text())?.[1]}`);
 
     const authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.token}`).toString("base64")}`;
     assert.equal((await fetch(`${url}/v1/jobs`)).status, 401, "credentials are required");
