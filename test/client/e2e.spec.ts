@@ -236,7 +236,8 @@ describe("client end to end (sidecar on the broker)", function () {
         const PATH = standInPulumi(dir, "gke", outputs);
         const id = idOf((await runCli(["submit", "--json", "--", "true"], env)).stdout);
         const result = await spawnShell(outputs.clientCommand, { PATH, HOME: process.env.HOME });
-        console.log(`      $ ${outputs.clientCommand}\n${result.stdout.replace(/^/gm, "      ")}`);
+        // the command and the newest job (this one), for the record
+        console.log(`      $ ${outputs.clientCommand}\n${result.stdout.split("\n").slice(0, 2).map((line) => `      ${line}\n`).join("")}`);
         assert.equal(result.code, 0, result.stderr);
         assert.match(result.stdout, /^ID\s+F58\s+NAME\s+STATE\s+RESULT/);
         assert.ok(result.stdout.split("\n").some((line) => line.startsWith(`${id} `)), result.stdout);
