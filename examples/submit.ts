@@ -8,9 +8,8 @@
  * Without flags it uses FLUX_RESTFUL_HOST, FLUX_USER, FLUX_TOKEN and FLUX_SECRET_KEY.
  */
 import { parseArgs } from "node:util";
-import { FluxRestfulClient, formatF58, type SubmitOptions } from "../client";
-import { resolveConnection } from "../client/cli/connection";
-import { jobInfoTable } from "../client/cli/format";
+import { FluxRestfulClient, formatF58, type SubmitOptions } from "flux-restful-client";
+import { jobInfoTable, resolveConnection } from "flux-restful-client/cli";
 
 async function run(client: FluxRestfulClient, title: string, options: SubmitOptions): Promise<void> {
   console.log(`\n== ${title}`);

@@ -1,15 +1,18 @@
 /**
  * `npm run demo`: the whole product on this machine, with no Flux and no cloud account.
  * A test broker (4 fake nodes whose jobs run as local processes) and the sidecar in front of it,
- * with auth on and fresh credentials, until Ctrl-C. Prints what to paste into a second terminal.
+ * with auth on and fresh credentials, until Ctrl-C or SIGTERM, which stop every job process and
+ * remove the broker's directory (so does a failed start). Prints what to paste into a second terminal.
  *
  *   npm run demo                 # http://127.0.0.1:5000
  *   npm run demo -- --port 8080 --no-auth
+ *   npm run demo -- --port 0     # any free port
  */
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "../sidecar/config";
-import { startSidecar } from "../sidecar/server";
+import { startSidecar, type SidecarHandle } from "../sidecar/server";
 import { TestBroker } from "../test/test-broker";
 
 function port(value: string): number {
@@ -18,17 +21,37 @@ function port(value: string): number {
   return n;
 }
 
+/** A port nothing listens on right now, to suggest when the asked one is taken. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port: free } = server.address() as { port: number };
+      server.close(() => resolve(free));
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const opts = new Command()
-    .name("demo")
+    .name("npm run demo --")
     .description("Run the sidecar on a local test broker (no Flux, no cloud)")
-    .option("--port <port>", "HTTP port", port, 5000)
+    .option("--port <port>", "HTTP port (0: any free port)", port, 5000)
     .option("--size <n>", "number of fake nodes", port, 4)
     .option("--no-auth", "serve without authentication")
     .parse()
     .opts<{ port: number; size: number; auth: boolean }>();
 
   const broker = await TestBroker.start({ size: opts.size });
+  let sidecar: SidecarHandle | undefined;
+  const stop = async (code: number) => {
+    await sidecar?.close();
+    await broker.stop(); // kills every job's process group and removes the broker's directory
+    process.exit(code);
+  };
+  // from here on every way out goes through stop()
+  process.once("SIGINT", () => void stop(0)).once("SIGTERM", () => void stop(0));
+
   const credentials = {
     FLUX_USER: "fluxuser",
     FLUX_TOKEN: randomBytes(12).toString("base64url"),
@@ -43,7 +66,17 @@ async function main(): Promise<void> {
     PORT: String(opts.port),
     FLUX_LOG_LEVEL: "warn",
   });
-  const sidecar = await startSidecar(config);
+  try {
+    sidecar = await startSidecar(config);
+  } catch (err) {
+    const busy = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
+    process.stderr.write(
+      busy
+        ? `demo: port ${opts.port} is in use. Pick another, e.g. \`npm run demo -- --port ${await freePort()}\` (free right now), or --port 0 for any free port.\n`
+        : `demo: ${(err as Error).message}\n`,
+    );
+    return stop(1);
+  }
 
   const env = opts.auth
     ? `FLUX_RESTFUL_HOST=${sidecar.url} FLUX_USER=${credentials.FLUX_USER} FLUX_TOKEN=${credentials.FLUX_TOKEN} FLUX_SECRET_KEY=${credentials.FLUX_SECRET_KEY}`
@@ -55,23 +88,16 @@ async function main(): Promise<void> {
       "",
       "In another terminal:",
       `  export ${env}`,
-      "  npx flux-restful nodes",
-      "  npx flux-restful submit -N 2 -n 4 --wait -- hostname",
+      "  npx flux-restful cluster",
+      "  npx flux-restful run -N 2 -n 4 -l hostname",
       "  npx flux-restful jobs",
       "",
-      "Ctrl-C stops both.",
+      "Ctrl-C stops both. Another port: npm run demo -- --port N (0 for any free one).",
       "",
     ].join("\n"),
   );
-
-  const stop = async () => {
-    await sidecar.close();
-    await broker.stop();
-    process.exit(0);
-  };
-  process.once("SIGINT", stop).once("SIGTERM", stop);
   await sidecar.stopped;
-  await broker.stop();
+  await stop(0);
 }
 
 main().catch((err) => {

@@ -3,21 +3,16 @@
  * a few real subprocesses for exit codes and for errors printed without stack traces.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { formatF58, parseJson } from "../../client";
-import { jobExitCode, parseDuration } from "../../client/cli";
+import { formatF58, parseJson } from "flux-restful-client";
+import { jobExitCode, parseDuration } from "flux-restful-client/cli";
 import { PythonLikeServer } from "./support/python-like-server";
 import { runCli, spawnCli } from "./support/run-cli";
+import { stackOutputs, standInPulumi } from "./support/stand-in-pulumi";
 
 const AUTH = { user: "fluxuser", token: "12345", secretKey: "notsosecrethoo" };
-
-/** Writes a stand-in `pulumi` into a temp dir; returns a PATH that finds it first. */
-function fakePulumi(dir: string, script: string): string {
-  writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
-  return `${dir}:${process.env.PATH}`;
-}
 
 describe("flux-restful CLI", () => {
   let server: PythonLikeServer;
@@ -188,19 +183,27 @@ describe("flux-restful CLI", () => {
       assert.match(wrong.stderr, /HTTP 500: server error, typical of a wrong secret key/);
     });
 
-    it("takes endpoint and credentials from `pulumi stack output` with --stack", async () => {
-      const { hostname, port } = new URL(authServer.url);
-      const outputs = { endpoint: { scheme: "http", host: hostname, port: Number(port) }, user: AUTH.user, token: AUTH.token, secretKey: AUTH.secretKey, kubeconfig: "..." };
-      writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs));
-      const PATH = fakePulumi(
-        dir,
-        `[ "$*" = "stack output --json --show-secrets --stack dev" ] || { echo "error: no stack named '$6' found" >&2; exit 255; }\ncat "${dir}/outputs.json"`,
-      );
-      assert.deepEqual(await runCli(["nodes", "--stack", "dev", "--json"], { PATH }), { code: 0, stdout: '{"nodes":["vm"]}\n', stderr: "" });
+    it("takes endpoint and credentials from `pulumi stack output` with --stack, before or after the command", async () => {
+      const PATH = standInPulumi(dir, "dev", stackOutputs("dev", authServer.url, AUTH));
+      const expected = { code: 0, stdout: '{"nodes":["vm"]}\n', stderr: "" };
+      assert.deepEqual(await runCli(["nodes", "--stack", "dev", "--json"], { PATH }), expected);
+      assert.deepEqual(await runCli(["--stack", "dev", "--json", "nodes"], { PATH }), expected);
       const missing = await runCli(["nodes", "--stack", "prod"], { PATH });
       assert.deepEqual(missing, { code: 1, stdout: "", stderr: "flux-restful: pulumi stack output --stack prod failed: error: no stack named 'prod' found\n" });
       const noPulumi = await runCli(["nodes", "--stack", "dev"], { PATH: dir + "/nothing-here" });
       assert.equal(noPulumi.stderr, "flux-restful: --stack needs the pulumi CLI on PATH\n");
+    });
+
+    it("accepts every connection option before or after the command", async () => {
+      const flags = ["--host", authServer.url, "--user", AUTH.user, "--token", AUTH.token, "--secret-key", AUTH.secretKey, "--json"];
+      const expected = { code: 0, stdout: '{"nodes":["vm"]}\n', stderr: "" };
+      assert.deepEqual(await runCli([...flags, "nodes"]), expected);
+      assert.deepEqual(await runCli(["nodes", ...flags]), expected);
+      assert.deepEqual(await runCli([...flags.slice(0, 4), "nodes", ...flags.slice(4)]), expected);
+      // after the command, the job's own arguments are the job's, even when they look like ours
+      const submitted = await runCli([...flags, "submit", "echo", "--host", "--json"]);
+      assert.equal(submitted.code, 0, submitted.stderr);
+      assert.equal(authServer.requests.at(-1)!.query.get("command"), "echo --host --json");
     });
   });
 

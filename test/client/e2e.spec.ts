@@ -3,15 +3,16 @@
  * broker, or the real instance under `flux start` with FLUX_CONTRACT_REAL=1).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfig } from "../../sidecar/config";
 import { startSidecar, type SidecarHandle } from "../../sidecar/server";
 import { BIG_ID_START_MS } from "../test-broker";
-import { FluxRestfulClient, parseJson, type JobEvent } from "../../client";
+import { FluxRestfulClient, parseJson, type JobEvent } from "flux-restful-client";
 import { startBroker, type BrokerHandle } from "../support/broker";
-import { runCli, spawnCli, spawnTs } from "./support/run-cli";
+import { runCli, spawnCli, spawnShell, spawnTs } from "./support/run-cli";
+import { stackOutputs, standInPulumi } from "./support/stand-in-pulumi";
 
 const AUTH = { FLUX_USER: "alice", FLUX_TOKEN: "wonderland", FLUX_SECRET_KEY: "e2e-secret-key-of-some-length" };
 
@@ -227,16 +228,19 @@ describe("client end to end (sidecar on the broker)", function () {
       assert.equal(basic.code, 0, basic.stderr);
     });
 
-    it("--stack reads endpoint and credentials from a stand-in pulumi", async () => {
+    it("runs the clientCommand the stack prints, from the project directory", async () => {
       const dir = mkdtempSync(path.join(tmpdir(), "flux-restful-stack-"));
       try {
-        const { hostname, port } = new URL(server.url);
-        const outputs = { endpoint: { scheme: "http", host: hostname, port: Number(port) }, user: AUTH.FLUX_USER, token: AUTH.FLUX_TOKEN, secretKey: AUTH.FLUX_SECRET_KEY };
-        writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\n[ "$*" = "stack output --json --show-secrets --stack local" ] || exit 3\necho '${JSON.stringify(outputs)}'\n`, { mode: 0o755 });
-        const PATH = `${dir}:${process.env.PATH}`;
-        const result = await runCli(["submit", "--stack", "local", "--wait", "--", "true"], { PATH });
+        const auth = { user: AUTH.FLUX_USER, token: AUTH.FLUX_TOKEN, secretKey: AUTH.FLUX_SECRET_KEY };
+        const outputs = stackOutputs("gke", server.url, auth);
+        const PATH = standInPulumi(dir, "gke", outputs);
+        const id = idOf((await runCli(["submit", "--json", "--", "true"], env)).stdout);
+        const result = await spawnShell(outputs.clientCommand, { PATH, HOME: process.env.HOME });
+        // the command and the newest job (this one), for the record
+        console.log(`      $ ${outputs.clientCommand}\n${result.stdout.split("\n").slice(0, 2).map((line) => `      ${line}\n`).join("")}`);
         assert.equal(result.code, 0, result.stderr);
-        assert.match(result.stdout, /^result\s+COMPLETED$/m);
+        assert.match(result.stdout, /^ID\s+F58\s+NAME\s+STATE\s+RESULT/);
+        assert.ok(result.stdout.split("\n").some((line) => line.startsWith(`${id} `)), result.stdout);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -18,8 +18,8 @@ import {
   parseJobId,
   type JobEvent,
   type OutputLine,
-} from "../../client";
-import { parseRetryAfter, Transport } from "../../client/transport";
+} from "flux-restful-client";
+import { parseRetryAfter, Transport } from "../../client/src/transport";
 import { PythonLikeServer } from "./support/python-like-server";
 
 const AUTH = { user: "fluxuser", token: "12345", secretKey: "notsosecrethoo" };

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { FluxRestfulClient, parseJson, SubmitOutcomeUnknownError } from "../../client";
+import { FluxRestfulClient, parseJson, SubmitOutcomeUnknownError } from "flux-restful-client";
 import { runCli } from "../client/support/run-cli";
 import { startBroker } from "../support/broker";
 import { FaultProxy } from "./support/fault-proxy";

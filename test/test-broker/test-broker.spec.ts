@@ -4,6 +4,8 @@
  */
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { FluxClient, buildJobspec } from "../../sidecar/flux";
 import { MessageFlags, signNone } from "../../sidecar/flux/codec";
@@ -12,6 +14,15 @@ import { BIG_ID_START_MS, JobState, TestBroker, type TestBrokerOptions } from ".
 import { RawClient } from "./raw-client";
 
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+
+/** Is the process alive? A zombie is not (in a container nothing may reap it). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 const STREAMING = MessageFlags.STREAMING;
 
 async function withBroker(opts: TestBrokerOptions, body: (b: TestBroker, raw: RawClient, client: FluxClient) => Promise<void>) {
@@ -93,6 +104,24 @@ describe("test broker", function () {
         const record = await client.getJob(id);
         assert.equal((record.annotations as { sched: { resource_summary: string } }).sched.resource_summary, "rank[0-1]/core0,gpu0");
         await client.cancel(id);
+      }));
+
+    it("ends a cancelled job's whole process group: nothing the task started outlives it", () =>
+      withBroker({}, async (_b, _raw, client) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "test-broker-group-"));
+        const pidFile = path.join(dir, "pid");
+        try {
+          const id = await client.submit(buildJobspec({ command: ["sh", "-c", `sleep 60 & echo $! > ${pidFile}; wait`], environment: env }));
+          while (!fs.existsSync(pidFile) || !fs.readFileSync(pidFile, "utf8").endsWith("\n")) await new Promise((r) => setTimeout(r, 20));
+          const sleeper = Number(fs.readFileSync(pidFile, "utf8"));
+          const cancelled = Date.now();
+          await client.cancel(id);
+          for await (const e of client.eventlog(id, { follow: true })) if (e.name === "clean") break;
+          assert.ok(Date.now() - cancelled < 4000, "the job ended on SIGTERM, not at the SIGKILL escalation");
+          assert.equal(running(sleeper), false, "the task's own child is gone too");
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
       }));
 
     it("rejects a jobspec holding a NUL like jansson does, instead of crashing on spawn", () =>

@@ -3,6 +3,9 @@
  * reports what a job shell would: line-buffered output per task and stream, log messages, and
  * shell-style wait statuses (a task killed by signal S counts as exit 128+S, because on a real
  * broker the job shell exits that way: SIGTERM gives 143<<8 = 36608).
+ *
+ * Each task leads a process group of its own and signals go to the whole group, so a cancelled
+ * `sh -c "sleep 60"` leaves no sleep behind, holding the output open, after the job or the broker.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -83,7 +86,7 @@ export class TaskExecutor {
     const [command, ...args] = task.argv;
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { cwd, env: task.env, stdio: ["ignore", "pipe", "pipe"] });
+      child = spawn(command, args, { cwd, env: task.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     } catch (err) {
       // argv or environment Node cannot pass to execve (the shell's execvp would fail too)
       return this.startFailed(task, command, (err as Error).message);
@@ -148,15 +151,25 @@ export class TaskExecutor {
     }
   }
 
-  /** Sends a signal to every live task; with escalate, SIGKILL follows after the kill timeout. */
+  /** Sends a signal to every live task's process group; with escalate, SIGKILL follows after the kill timeout. */
   signal(signum: number, escalate = false): void {
-    for (const child of this.children.values()) child.kill(signum);
+    for (const child of this.children.values()) killGroup(child, signum);
     if (escalate && !this.killTimer && this.children.size > 0) {
       this.killTimer = setTimeout(() => {
-        for (const child of this.children.values()) child.kill("SIGKILL");
+        for (const child of this.children.values()) killGroup(child, "SIGKILL");
       }, this.killTimeoutMs);
       this.killTimer.unref();
     }
+  }
+}
+
+/** The task and everything it started; the task alone when its group is already gone. */
+function killGroup(child: ChildProcess, signal: number | NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
   }
 }
 

@@ -77,6 +77,24 @@ export interface SearchResult {
   recordsFiltered: number;
 }
 
+export interface ResourceCounts {
+  total: number;
+  up: number;
+  allocated: number;
+}
+
+/** `GET /v1/cluster` (our sidecar); from the Python server, which lacks it, only `up` (its /v1/nodes). */
+export interface ClusterSummary {
+  up: string[];
+  down?: string[];
+  allocated?: string[];
+  free?: string[];
+  cores?: ResourceCounts;
+  gpus?: ResourceCounts;
+  /** What submit enforces: at most maxNodes nodes, GPUs only when gpus is true. */
+  limits?: { maxNodes: number; gpus: boolean };
+}
+
 export interface OutputLine {
   /** The text without its line break. */
   line: string;
@@ -113,4 +131,18 @@ export interface ClientOptions {
   outageMs?: number;
   /** Polling interval where the server has no event stream (default 500 ms). */
   pollIntervalMs?: number;
+  /** Called before each retry of a request (and each reconnection of a stream), e.g. to tell a person. */
+  onRetry?: (retry: RetryNotice) => void;
+}
+
+export interface RetryNotice {
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  /** Retries allowed; undefined while a stream or wait rides out an outage (up to outageMs). */
+  retries?: number;
+  delayMs: number;
+  /** What failed: "cannot reach http://…: connection refused", "http://… answered HTTP 503". */
+  reason: string;
+  /** The server did not answer at all (as opposed to answering with an error status). */
+  unreachable: boolean;
 }

@@ -1,6 +1,6 @@
 /** Human-readable renderings: aligned tables and job summaries. */
 import { formatF58 } from "../ids";
-import type { JobInfo, JobListEntry } from "../types";
+import type { ClusterSummary, JobInfo, JobListEntry } from "../types";
 
 /** Left-aligned columns separated by two spaces; the header row first. */
 export function table(header: string[], rows: string[][]): string {
@@ -19,6 +19,11 @@ export function stateName(state: unknown): string {
 
 export function resultName(result: unknown): string {
   return typeof result === "number" ? (RESULTS[result] ?? String(result)) : String(result ?? "");
+}
+
+/** A job as every command prints it in JSON: state and result as names ("" while running). */
+export function namedJob<T extends JobListEntry | JobInfo>(job: T): T {
+  return { ...job, state: stateName(job.state), result: resultName(job.result) };
 }
 
 export function seconds(value: unknown): string {
@@ -62,4 +67,20 @@ export function jobInfoTable(job: JobInfo): string {
     ["exception", exception],
   ];
   return table(["FIELD", "VALUE"], fields.filter(([, v]) => v !== ""));
+}
+
+/** The summary the web UI shows above the jobs: nodes, cores, GPUs and the submit limits. */
+export function clusterTable(summary: ClusterSummary): string {
+  const nodes = (names: string[] | undefined) => (names === undefined ? undefined : `${names.length}${names.length ? `  ${names.join(", ")}` : ""}`);
+  const counts = (c: ClusterSummary["cores"]) => (c ? `${c.allocated} / ${c.up} (${c.total} total)` : undefined);
+  const fields: Array<[string, string | undefined]> = [
+    ["nodes up", nodes(summary.up)],
+    ["nodes down", nodes(summary.down)],
+    ["nodes allocated", nodes(summary.allocated)],
+    ["cores in use", counts(summary.cores)],
+    ["GPUs in use", counts(summary.gpus)],
+    ["max nodes per job", summary.limits ? String(summary.limits.maxNodes) : undefined],
+    ["GPUs allowed", summary.limits ? (summary.limits.gpus ? "yes" : "no") : undefined],
+  ];
+  return table(["FIELD", "VALUE"], fields.filter((f): f is [string, string] => f[1] !== undefined));
 }

@@ -25,6 +25,7 @@ import { readSse, type SseMessage } from "./sse";
 import { Transport, type HttpRequest, type HttpResponse, type QueryValue } from "./transport";
 import type {
   ClientOptions,
+  ClusterSummary,
   JobEvent,
   JobInfo,
   JobListEntry,
@@ -106,6 +107,7 @@ export class FluxRestfulClient {
       retries: this.retries,
       minDelayMs: options.minDelayMs,
       maxDelayMs: options.maxDelayMs,
+      onRetry: options.onRetry,
     });
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
   }
@@ -200,6 +202,16 @@ export class FluxRestfulClient {
   async nodes(): Promise<string[]> {
     const body = (await this.callJson({ method: "GET", path: "v1/nodes" })) as { nodes: string[] };
     return body.nodes;
+  }
+
+  /** The resource summary the web UI shows; servers without /v1/cluster give the up nodes only. */
+  async cluster(): Promise<ClusterSummary> {
+    try {
+      return (await this.callJson({ method: "GET", path: "v1/cluster" })) as ClusterSummary;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return { up: await this.nodes() };
+      throw err;
+    }
   }
 
   jobs(): Promise<JobListEntry[]>;
@@ -333,7 +345,9 @@ export class FluxRestfulClient {
         return await request();
       } catch (err) {
         if (!(err instanceof ConnectionError) || Date.now() - started > (this.options.outageMs ?? 60_000)) throw err;
-        await sleep(Math.min(2000, 100 * 2 ** attempt), undefined, { signal });
+        const delayMs = Math.min(2000, 100 * 2 ** attempt);
+        this.options.onRetry?.({ attempt: attempt + 1, delayMs, reason: err.message, unreachable: true });
+        await sleep(delayMs, undefined, { signal });
       }
     }
   }

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectionError } from "./errors";
 import { stringifyJson } from "./json";
+import type { RetryNotice } from "./types";
 
 export type QueryValue = string | number | bigint | boolean | undefined;
 
@@ -42,6 +43,8 @@ export interface TransportOptions {
   maxDelayMs?: number;
   /** Retry-After values above this are not waited for: the 429/503 is returned as is. */
   maxRetryAfterMs?: number;
+  /** Told before each wait for another attempt. */
+  onRetry?: (retry: RetryNotice) => void;
 }
 
 // Failures where the request never reached a server, so even a POST is safe to resend.
@@ -133,12 +136,14 @@ export class Transport {
         if (request.signal?.aborted) throw err;
         const { code, message } = describeFailure(err);
         const retryable = code !== undefined && (idempotent ? TRANSIENT : NOT_SENT).has(code);
+        const what = (code && DESCRIPTIONS[code]) ?? message;
+        const failure = `cannot reach ${this.origin}: ${what}${code && !what.includes(code) ? ` (${code})` : ""}`;
         if (!canRetry || !retryable) {
-          const what = (code && DESCRIPTIONS[code]) ?? message;
-          const maybeSent = code === undefined || !NOT_SENT.has(code);
-          throw new ConnectionError(`cannot reach ${this.origin}: ${what}${code && !what.includes(code) ? ` (${code})` : ""}`, maybeSent);
+          throw new ConnectionError(failure, code === undefined || !NOT_SENT.has(code));
         }
-        await sleep(this.backoff(attempt), undefined, { signal: request.signal });
+        const delayMs = this.backoff(attempt);
+        this.options.onRetry?.({ attempt: attempt + 1, retries: this.options.retries, delayMs, reason: failure, unreachable: true });
+        await sleep(delayMs, undefined, { signal: request.signal });
         continue;
       }
       const retryable = RETRYABLE_STATUS.has(response.status) && (idempotent || NOT_SENT_STATUS.has(response.status));
@@ -146,7 +151,9 @@ export class Transport {
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
       if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) return response;
       await response.body?.cancel().catch(() => undefined);
-      await sleep(retryAfter ?? this.backoff(attempt), undefined, { signal: request.signal });
+      const delayMs = retryAfter ?? this.backoff(attempt);
+      this.options.onRetry?.({ attempt: attempt + 1, retries: this.options.retries, delayMs, reason: `${this.origin} answered HTTP ${response.status}`, unreachable: false });
+      await sleep(delayMs, undefined, { signal: request.signal });
     }
   }
 
