@@ -48,8 +48,10 @@ function writeProject(dir: string, tarball: string): void {
   for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
     const key = `node_modules/${name}`;
     if (packages[key]) continue;
-    packages[key] = rootLock.packages[key];
-    pending.push(...Object.keys(rootLock.packages[key].dependencies ?? {}));
+    // npm nests a workspace's dependency under it when the root's tree holds another version.
+    const entry = rootLock.packages[`client/${key}`] ?? rootLock.packages[key];
+    packages[key] = entry;
+    pending.push(...Object.keys(entry.dependencies ?? {}));
   }
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "empty-project", private: true, dependencies: { "flux-restful-client": spec } }, null, 2));
   writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify({ name: "empty-project", lockfileVersion: 3, requires: true, packages }, null, 2));
