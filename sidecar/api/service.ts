@@ -7,6 +7,7 @@ import {
   buildJobspec,
   FluxError,
   type FluxClient,
+  FluxUnsupportedError,
   JobIdError,
   type JobRecord,
   JobState,
@@ -188,7 +189,7 @@ export class FluxApiService {
       for await (const chunk of this.outputChunks(id, false)) lines.push(chunk);
     } catch (err) {
       if (err instanceof UnknownJobError) throw this.notFound(idText);
-      if (!(err instanceof FluxError)) throw err; // e.g. ENOENT: guest.output not created yet
+      if (!(err instanceof FluxError) || err instanceof FluxUnsupportedError) throw err; // e.g. ENOENT: guest.output not created yet
     }
     const output = lines.finish();
     if (output.length) return { Output: output };
@@ -214,7 +215,7 @@ export class FluxApiService {
     try {
       await this.flux.cancel(id);
     } catch (err) {
-      if (!(err instanceof FluxError)) throw err;
+      if (!(err instanceof FluxError) || err instanceof FluxUnsupportedError) throw err;
       // Python's text: "Job cannot be cancelled: [Errno 2] job is inactive." (an unknown id is 404 here)
       const status = err instanceof UnknownJobError ? 404 : 400;
       return { status, body: { Message: `Job cannot be cancelled: [Errno ${err.errno}] ${err.message}.`, id: idText } };
@@ -231,7 +232,8 @@ export class FluxApiService {
   /** Nodes up/down/allocated/free, core and GPU counts, and the limits submit enforces. */
   async cluster() {
     const { up, down, allocated, free, cores, gpus } = await this.resources.run();
-    return { up, down, allocated, free, cores, gpus, limits: { maxNodes: await this.numberNodes(), gpus: this.opts.hasGpus } };
+    const limits = { maxNodes: await this.numberNodes(), gpus: this.opts.hasGpus };
+    return { up, down, allocated, free, cores, gpus, limits, fluxVersion: await this.flux.version() };
   }
 
   async numberNodes(): Promise<number> {
@@ -297,7 +299,7 @@ export class FluxApiService {
     try {
       return await this.flux.submit(jobspec);
     } catch (err) {
-      if (err instanceof FluxError) {
+      if (err instanceof FluxError && !(err instanceof FluxUnsupportedError)) {
         throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });
       }
       throw err;
@@ -309,8 +311,10 @@ export class FluxApiService {
     return { PATH: this.opts.jobPath, LANG: "C.UTF-8", ...envars };
   }
 
-  async ready(): Promise<void> {
+  /** The broker answers; with its flux-core version. */
+  async ready(): Promise<{ fluxVersion: string }> {
     await this.flux.ping();
+    return { fluxVersion: await this.flux.version() };
   }
 }
 

@@ -7,6 +7,7 @@ export {
   FluxUnavailableError,
   FluxTimeoutError,
   FluxProtocolError,
+  FluxUnsupportedError,
   Errno,
   errnoCode,
 } from "./errors";
@@ -45,3 +46,11 @@ export { type EventlogEntry, type OutputEvent, type OutputStream, parseEventlog,
 export { summarizeResources, type ResourceSummary, type NodeStatus, type ResourceCounts } from "./services/resource";
 export { DEFAULT_URGENCY } from "./services/ingest";
 export { signNone, unwrapNone } from "./codec";
+export {
+  TESTED_FLUX_CORE,
+  SUPPORTED_FLUX_CORE,
+  parseFluxCoreVersion,
+  fluxCoreSupport,
+  type FluxCoreVersion,
+  type VersionSupport,
+} from "./version";

@@ -15,7 +15,7 @@ import {
   type FluxMessage,
 } from "./codec";
 import { BrokerLink, type BackoffOptions, type ConnectOptions } from "./connection";
-import { Errno, FluxError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "./errors";
+import { Errno, FluxError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError, FluxUnsupportedError } from "./errors";
 
 export type Payload = Record<string, unknown>;
 
@@ -51,6 +51,8 @@ interface PendingCall {
 const MAX_MATCHTAG = 0xffffffff;
 
 function toFluxError(msg: FluxMessage, topic: string): FluxError {
+  // ENOSYS: no such service on this broker (another flux-core release, or a module not loaded)
+  if (msg.aux1 === Errno.ENOSYS) return new FluxUnsupportedError(msg.aux1, decodeStringPayload(msg.payload), topic);
   return new FluxError(msg.aux1, decodeStringPayload(msg.payload), topic);
 }
 
