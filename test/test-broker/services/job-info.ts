@@ -85,7 +85,8 @@ export function registerJobInfo(server: WireServer, ctx: ServiceContext): void {
     const keys = p.keys;
     const flags = intField(p, "flags")!;
     if (!Array.isArray(keys) || flags & ~3) throw new RpcError(Errno.EPROTO);
-    const job = findJob(ctx, id, Errno.ENOENT, "invalid job id");
+    // an unknown id: a bare ENOENT before 0.67, "invalid job id" from 0.67 (lookup.c)
+    const job = findJob(ctx, id, Errno.ENOENT, ctx.versionCode >= 67 ? "invalid job id" : undefined);
     const decode = (flags & 1) !== 0;
     const reply: Record<string, unknown> = { id };
     for (const key of keys) {
