@@ -128,6 +128,8 @@ export interface MiniClusterInput {
   maxSize: number;
   operator: OperatorRelease;
   sidecarImage: string;
+  /** The Flux view image (the operator's init container): it decides which flux-core the brokers run. */
+  viewImage: string;
   /** The bundle text; only its hash reaches the spec (through the ConfigMap name). */
   bundle: string;
   hasGpus: boolean;
@@ -225,7 +227,7 @@ export function buildMiniCluster(input: MiniClusterInput): MiniClusterManifest {
     interactive: true,
     // strict would abort the sidecar wrapper on its missing wait helper; the sidecar waits itself.
     logging: { quiet: false, strict: false },
-    flux: { noWaitSocket: true, container: { image: input.operator.viewImage } },
+    flux: { noWaitSocket: true, container: { image: input.viewImage } },
     containers,
   };
   const name = `flux-${sha256Hex(JSON.stringify(specWithoutName)).slice(0, 10)}`;

@@ -20,6 +20,8 @@ export interface FluxMiniClusterArgs {
   hasGpus: boolean;
   tokenExpiresMinutes: number;
   sidecarImage: string;
+  /** The Flux view image: which flux-core the brokers run. */
+  viewImage: string;
   /** The sidecar bundle's text (dist/sidecar.js). */
   bundle: string;
   user: string;
@@ -52,6 +54,7 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
       maxSize: args.maxSize,
       operator: args.operator,
       sidecarImage: args.sidecarImage,
+      viewImage: args.viewImage,
       bundle: args.bundle,
       hasGpus: args.hasGpus,
       tokenExpiresMinutes: args.tokenExpiresMinutes,

@@ -5,6 +5,7 @@
  */
 import { isIP } from "node:net";
 import { SIDECAR_IMAGE } from "../components/minicluster.build";
+import { FLUX_OPERATOR } from "../components/flux-operator.build";
 
 export const PROJECT = "flux-restful";
 
@@ -25,6 +26,8 @@ export const DEFAULTS = {
   tokenExpiresMinutes: 600,
   hasGpus: false,
   sidecarImage: SIDECAR_IMAGE,
+  /** The operator release's default Flux view; its flux-core is 0.55.0 (see docs/deploying.md "Flux version"). */
+  fluxViewImage: FLUX_OPERATOR.viewImage,
   localPort: 5000,
 } as const;
 
@@ -41,7 +44,7 @@ export const PLAIN_TEXT = "[plain text]";
 export const PLAIN_KEYS = [
   "cloud", "clusterName", "namespace", "nodeCount", "size", "maxSize", "machineType", "instanceType",
   "gkeReleaseChannel", "nodePort", "allowedCidrs", "certificateArn", "inboundCidrs", "fluxUser",
-  "tokenExpiresMinutes", "hasGpus", "sidecarImage", "kubeContext", "nodeAddress", "localPort",
+  "tokenExpiresMinutes", "hasGpus", "sidecarImage", "fluxViewImage", "kubeContext", "nodeAddress", "localPort",
 ] as const;
 
 export interface CommonConfig {
@@ -57,6 +60,8 @@ export interface CommonConfig {
   tokenExpiresMinutes: number;
   hasGpus: boolean;
   sidecarImage: string;
+  /** The Flux view image the MiniCluster mounts: it decides which flux-core the brokers run. */
+  fluxViewImage: string;
   /** The sidecar serves HTTPS itself with tlsCertificate/tlsKey (GKE and local). */
   tls: boolean;
 }
@@ -244,6 +249,12 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
       setHint(own("sidecarImage"), DEFAULTS.sidecarImage));
   }
 
+  const fluxViewImage = r.string("fluxViewImage", DEFAULTS.fluxViewImage);
+  if (!/[:@]/.test(fluxViewImage.slice(fluxViewImage.lastIndexOf("/") + 1)) || /:latest$/.test(fluxViewImage)) {
+    throw new ConfigError(own("fluxViewImage"), `must pin a tag or digest, got "${fluxViewImage}"`,
+      setHint(own("fluxViewImage"), `${DEFAULTS.fluxViewImage.split(":")[0]}@sha256:<digest>`));
+  }
+
   const tlsCertificate = r.secretSet("tlsCertificate");
   const tlsKey = r.secretSet("tlsKey");
   if (tlsCertificate !== tlsKey) {
@@ -279,6 +290,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     tokenExpiresMinutes: r.integer("tokenExpiresMinutes", DEFAULTS.tokenExpiresMinutes, 1, 525600),
     hasGpus: r.boolean("hasGpus", DEFAULTS.hasGpus),
     sidecarImage,
+    fluxViewImage,
     tls: tlsCertificate,
   };
 

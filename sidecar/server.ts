@@ -28,6 +28,7 @@ import { ConnectionGate } from "./api/connections";
 import { Metrics } from "./api/metrics";
 import { FluxApiService } from "./api/service";
 import { findSocket } from "./socket";
+import { logBrokerVersion } from "./broker-version";
 import { registerWeb } from "./web";
 
 export interface SidecarHandle {
@@ -121,6 +122,7 @@ export async function startSidecar(
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `${config.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logBanner(log, config, flux.uri, url);
+  void logBrokerVersion(flux, log, shutdown.signal);
 
   function close(): Promise<void> {
     closing ??= (async () => {

@@ -2,7 +2,7 @@
  * Every failure becomes a JSON answer with the right status: never a stack trace, never a crash.
  * Handlers throw ApiError for answers they choose; Flux client errors are mapped here.
  */
-import { FluxMessageTooLargeError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError } from "../flux";
+import { FluxMessageTooLargeError, FluxProtocolError, FluxTimeoutError, FluxUnavailableError, FluxUnsupportedError } from "../flux";
 import type { ApiRequest, Reply } from "./http";
 import { jsonResponse } from "./json";
 import type { Logger } from "../log";
@@ -51,6 +51,10 @@ export function errorResponse(err: unknown, log: Logger, req?: ApiRequest): Repl
   }
   if (err instanceof FluxMessageTooLargeError) {
     return jsonResponse({ detail: `The Flux broker's reply is too large for this server: ${err.message} (FLUX_MAX_MESSAGE_BYTES)` }, 502);
+  }
+  if (err instanceof FluxUnsupportedError) {
+    // A broker of another flux-core release (or without the module): say so, do not guess.
+    return jsonResponse({ detail: `The Flux broker does not support this request (${err.topic}): ${err.message}` }, 501);
   }
   if (err instanceof FluxTimeoutError) {
     return jsonResponse({ detail: `The Flux broker did not answer in time: ${err.message}` }, 504);

@@ -8,6 +8,7 @@ import {
   FluxError,
   type FluxClient,
   FluxMessageTooLargeError,
+  FluxUnsupportedError,
   JobIdError,
   type JobRecord,
   JobState,
@@ -210,7 +211,7 @@ export class FluxApiService {
           id: idText,
         });
       }
-      if (!(err instanceof FluxError)) throw err; // e.g. ENOENT: guest.output not created yet
+      if (!(err instanceof FluxError) || err instanceof FluxUnsupportedError) throw err; // e.g. ENOENT: guest.output not created yet
     }
     const output = lines.finish();
     if (output.length) return { Output: output };
@@ -236,7 +237,7 @@ export class FluxApiService {
     try {
       await this.flux.cancel(id);
     } catch (err) {
-      if (!(err instanceof FluxError)) throw err;
+      if (!(err instanceof FluxError) || err instanceof FluxUnsupportedError) throw err;
       // Python's text: "Job cannot be cancelled: [Errno 2] job is inactive." (an unknown id is 404 here)
       const status = err instanceof UnknownJobError ? 404 : 400;
       return { status, body: { Message: `Job cannot be cancelled: [Errno ${err.errno}] ${err.message}.`, id: idText } };
@@ -253,7 +254,8 @@ export class FluxApiService {
   /** Nodes up/down/allocated/free, core and GPU counts, and the limits submit enforces. */
   async cluster() {
     const { up, down, allocated, free, cores, gpus } = await this.resources.run();
-    return { up, down, allocated, free, cores, gpus, limits: { maxNodes: await this.numberNodes(), gpus: this.opts.hasGpus } };
+    const limits = { maxNodes: await this.numberNodes(), gpus: this.opts.hasGpus };
+    return { up, down, allocated, free, cores, gpus, limits, fluxVersion: await this.flux.version() };
   }
 
   async numberNodes(): Promise<number> {
@@ -323,7 +325,7 @@ export class FluxApiService {
     try {
       return await this.flux.submit(jobspec, { timeoutMs: opts.replyWaitMs });
     } catch (err) {
-      if (err instanceof FluxError) {
+      if (err instanceof FluxError && !(err instanceof FluxUnsupportedError)) {
         throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });
       }
       throw err;
@@ -335,8 +337,10 @@ export class FluxApiService {
     return { PATH: this.opts.jobPath, LANG: "C.UTF-8", ...envars };
   }
 
-  async ready(): Promise<void> {
+  /** The broker answers; with its flux-core version. */
+  async ready(): Promise<{ fluxVersion: string }> {
     await this.flux.ping();
+    return { fluxVersion: await this.flux.version() };
   }
 }
 

@@ -55,6 +55,7 @@ export class FluxClient {
   private readonly exclusive = new Set<RpcClient>();
   private closed = false;
   private owner: Promise<number> | undefined;
+  private brokerVersion: Promise<string> | undefined;
 
   constructor(opts: FluxClientOptions = {}) {
     this.uri = resolveFluxUri(opts.uri);
@@ -127,6 +128,15 @@ export class FluxClient {
     return this.owner;
   }
 
+  /** The broker's flux-core version (attr "version", e.g. "0.55.0"), fetched once. */
+  version(): Promise<string> {
+    this.brokerVersion ??= brokerService.getAttr(this.rpc, "version").catch((err: unknown) => {
+      this.brokerVersion = undefined; // retry on the next call
+      throw err;
+    });
+    return this.brokerVersion;
+  }
+
   /** Submits as the instance owner with the `none` signature; concurrent calls pipeline. */
   async submit(jobspec: Jobspec, opts: ingestService.SubmitOptions = {}): Promise<bigint> {
     return ingestService.submit(this.rpc, jobspec, await this.ownerUid(), opts);
@@ -161,8 +171,9 @@ export class FluxClient {
     return jobManagerService.cancel(this.rpc, id, reason);
   }
 
-  kill(id: bigint, signum?: number): Promise<void> {
-    return jobManagerService.kill(this.rpc, id, signum);
+  /** Signals a running job's tasks (once they run: see services/job-manager.ts). */
+  kill(id: bigint, signum?: number, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return jobManagerService.kill(this.rpc, id, signum, opts);
   }
 
   resources(): Promise<resourceService.ResourceSummary> {

@@ -64,6 +64,14 @@ export class JobInactiveError extends FluxError {
   override name = "JobInactiveError";
 }
 
+/**
+ * The broker has no service for the request (ENOSYS, "No service matching <topic> is
+ * registered"): a broker of another flux-core release, or with a module not loaded.
+ */
+export class FluxUnsupportedError extends FluxError {
+  override name = "FluxUnsupportedError";
+}
+
 /** The broker cannot be reached, or the connection to it was lost. */
 export class FluxUnavailableError extends Error {
   override name = "FluxUnavailableError";

@@ -9,6 +9,7 @@ export {
   FluxProtocolError,
   FluxMessageTooLargeError,
   FluxBacklogError,
+  FluxUnsupportedError,
   Errno,
   errnoCode,
 } from "./errors";
@@ -47,3 +48,11 @@ export { type EventlogEntry, type OutputEvent, type OutputStream, parseEventlog,
 export { summarizeResources, type ResourceSummary, type NodeStatus, type ResourceCounts } from "./services/resource";
 export { DEFAULT_URGENCY } from "./services/ingest";
 export { signNone, unwrapNone } from "./codec";
+export {
+  TESTED_FLUX_CORE,
+  SUPPORTED_FLUX_CORE,
+  parseFluxCoreVersion,
+  fluxCoreSupport,
+  type FluxCoreVersion,
+  type VersionSupport,
+} from "./version";

@@ -26,6 +26,7 @@ import {
   FluxProtocolError,
   FluxTimeoutError,
   FluxUnavailableError,
+  FluxUnsupportedError,
 } from "./errors";
 
 export type Payload = Record<string, unknown>;
@@ -82,6 +83,8 @@ const replyCost = (msg: FluxMessage) => (msg.payload?.length ?? 0) + MESSAGE_OVE
 const isLast = (msg: { aux1: number; flags: number }) => msg.aux1 !== 0 || (msg.flags & MessageFlags.STREAMING) === 0;
 
 function toFluxError(msg: FluxMessage, topic: string): FluxError {
+  // ENOSYS: no such service on this broker (another flux-core release, or a module not loaded)
+  if (msg.aux1 === Errno.ENOSYS) return new FluxUnsupportedError(msg.aux1, decodeStringPayload(msg.payload), topic);
   return new FluxError(msg.aux1, decodeStringPayload(msg.payload), topic);
 }
 

@@ -7,14 +7,18 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { FRAME_HEADER_SIZE, MessageFlags, MessageReader, MessageType, decodeMessage, encodeMessage } from "../../sidecar/flux/codec";
-import { captureNames, framed, loadCapture, type CaptureFixture } from "../fixtures/flux/captured";
+import { captureNames, captureVersions, framed, loadCapture, type CaptureFixture } from "../fixtures/flux/captured";
 
-const fixtures: Array<[string, CaptureFixture]> = captureNames().map((name) => [name, loadCapture(name)]);
+/** Every captured scenario of every release line, named "<line>/<scenario>". */
+const fixtures: Array<[string, CaptureFixture]> = captureVersions().flatMap((v) => captureNames(v).map((name): [string, CaptureFixture] => [`${v}/${name}`, loadCapture(name, v)]));
 
 describe("contract: codec on captured byte vectors", () => {
   it("has fixtures from a real flux-core and records its version", () => {
     assert.ok(fixtures.length >= 10, "expected the captured scenarios");
-    for (const [name, f] of fixtures) assert.match(f.fluxCoreVersion, /^0\.\d+\.\d+/, name);
+    for (const [name, f] of fixtures) {
+      assert.match(f.fluxCoreVersion, /^0\.\d+\.\d+/, name);
+      assert.ok(f.fluxCoreVersion.startsWith(`${name.split("/")[0]}.`), `${name} was captured on ${f.fluxCoreVersion}`);
+    }
   });
 
   for (const [name, fixture] of fixtures) {

@@ -1,33 +1,32 @@
 /**
- * Inside `npm test`: the contract suite once more against a real broker (`flux start
- * --test-size=4`, see scripts/test-flux.ts) when `flux` is on PATH; skipped otherwise.
+ * Inside `npm test`: every real-broker suite (contract, sidecar, client, reliability, web) once
+ * more against a real broker, each in its own `flux start --test-size=4` (see
+ * scripts/test-flux.ts), when `flux` is on PATH; skipped, saying so, otherwise.
  */
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { SKIP_MESSAGE, realBrokerCommand } from "../../scripts/test-flux";
+import { REAL_BROKER_SUITES, SKIP_MESSAGE, runRealBrokerSuite } from "../../scripts/test-flux";
 import { fluxExecutable, realBrokerRequested } from "../support/broker";
 
-describe("contract: real broker run", function () {
-  this.timeout(300_000);
+describe("real broker runs (flux on PATH)", function () {
+  this.timeout(1_200_000);
+  const root = path.resolve(__dirname, "..", "..");
 
-  it("passes the contract suite against flux start --test-size=4", async function () {
-    if (realBrokerRequested()) this.skip(); // this is the run itself
-    const flux = fluxExecutable();
-    if (!flux) {
+  before(function () {
+    if (realBrokerRequested()) this.skip(); // this is one of the runs itself
+    if (!fluxExecutable()) {
       console.log(`      ${SKIP_MESSAGE}`);
       this.skip();
     }
-    const root = path.resolve(__dirname, "..", "..");
-    const child = spawn(flux, realBrokerCommand(root), { cwd: root, env: { ...process.env, FLUX_CONTRACT_REAL: "1" } });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const summary = /(\d+) passed, (\d+) failed/.exec(output);
-    assert.ok(summary, `no summary line from the real-broker run:\n${output.slice(-3000)}`);
-    assert.equal(Number(summary[2]), 0, `contract failures against the real broker:\n${output.slice(-6000)}`);
-    assert.ok(Number(summary[1]) > 0);
-    assert.equal(code, 0, output.slice(-3000));
   });
+
+  for (const suite of Object.keys(REAL_BROKER_SUITES)) {
+    it(`passes the ${suite} suite against flux start --test-size=4`, async () => {
+      const r = await runRealBrokerSuite(fluxExecutable()!, root, suite);
+      assert.ok(/\d+ passed, \d+ failed/.test(r.output), `no summary line from the ${suite} run:\n${r.output.slice(-3000)}`);
+      assert.equal(r.failed, 0, `${suite} failures against the real broker:\n${r.output.slice(-6000)}`);
+      assert.ok(r.passed > 0);
+      assert.equal(r.exitCode, 0, r.output.slice(-3000));
+    });
+  }
 });

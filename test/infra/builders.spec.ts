@@ -28,6 +28,7 @@ const base: MiniClusterInput = {
   maxSize: 4,
   operator: FLUX_OPERATOR,
   sidecarImage: "node:20-bookworm-slim",
+  viewImage: FLUX_OPERATOR.viewImage,
   bundle: "console.log(1)",
   hasGpus: false,
   tokenExpiresMinutes: 600,
@@ -98,6 +99,12 @@ describe("infra builders: MiniCluster", () => {
     });
     assert.equal(sidecar.ports, undefined, "no ports: the operator would add a Service over every pod");
     assert.equal(mc.spec.flux.container.image, FLUX_OPERATOR.viewImage);
+  });
+
+  it("mounts the Flux view image it is given (an explicit input: it decides the brokers' flux-core)", () => {
+    const other = buildMiniCluster({ ...base, viewImage: "registry.example/flux-view:0.88.0" });
+    assert.equal(other.spec.flux.container.image, "registry.example/flux-view:0.88.0");
+    assert.notEqual(other.metadata.name, mc.metadata.name, "another view is another MiniCluster");
   });
 
   it("mounts the TLS secret and points the sidecar at it when HTTPS is on", () => {

@@ -33,8 +33,15 @@ describe("infra config", () => {
     assert.deepEqual(g.allowedCidrs, ["0.0.0.0/0"]);
     assert.equal(g.nodePort, 30093);
     assert.equal(g.tls, false);
+    assert.equal(g.fluxViewImage, "ghcr.io/converged-computing/flux-view-rocky:tag-9");
     const e = parseConfig(eks(), "eks");
     assert.ok(e.cloud === "eks" && e.instanceType === "m5.2xlarge" && e.nodeCount === 4 && e.certificateArn === undefined);
+  });
+
+  it("takes the Flux view image (which flux-core the brokers run) from config, pinned by tag or digest", () => {
+    const pinned = "ghcr.io/converged-computing/flux-view-rocky@sha256:" + "a".repeat(64);
+    assert.equal(parseConfig(gke({ "flux-restful:fluxViewImage": pinned }), "s").fluxViewImage, pinned);
+    assert.equal(parseConfig(gke({ "flux-restful:fluxViewImage": "registry.example:5000/view:0.88" }), "s").fluxViewImage, "registry.example:5000/view:0.88");
   });
 
   it("reads lists as JSON (what YAML lists become) or comma-separated", () => {
@@ -63,6 +70,8 @@ describe("infra config", () => {
     rejects(gke({ "flux-restful:sidecarImage": "node" }), "flux-restful:sidecarImage", /must pin a tag/);
     rejects(gke({ "flux-restful:sidecarImage": "node:latest" }), "flux-restful:sidecarImage", /must pin a tag/);
     rejects(gke({ "flux-restful:sidecarImage": "node:20-alpine" }), "flux-restful:sidecarImage", /Debian-based/);
+    rejects(gke({ "flux-restful:fluxViewImage": "ghcr.io/converged-computing/flux-view-rocky" }), "flux-restful:fluxViewImage", /must pin a tag or digest/);
+    rejects(gke({ "flux-restful:fluxViewImage": "ghcr.io/converged-computing/flux-view-rocky:latest" }), "flux-restful:fluxViewImage", /must pin a tag or digest/);
     rejects(gke({ "flux-restful:clusterName": "Flux_Cluster" }), "flux-restful:clusterName", /lowercase/);
     rejects(eks({ "flux-restful:certificateArn": "arn:aws:iam::1:role/x" }), "flux-restful:certificateArn", /ACM certificate ARN/);
     rejects(gke({ "flux-restful:tlsCertificate": "[secret]" }), "flux-restful:tlsKey", /pulumi config set --secret flux-restful:tlsKey/);

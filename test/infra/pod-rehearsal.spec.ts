@@ -84,7 +84,7 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
     const bundle = fs.readFileSync(SIDECAR_BUNDLE, "utf8");
     const namespace = "flux-restful";
     const mc = buildMiniCluster({
-      namespace, size: broker.size, maxSize: broker.size, operator: FLUX_OPERATOR, sidecarImage: "node", bundle,
+      namespace, size: broker.size, maxSize: broker.size, operator: FLUX_OPERATOR, viewImage: FLUX_OPERATOR.viewImage, sidecarImage: "node", bundle,
       hasGpus: false, tokenExpiresMinutes: 60, tls: false,
     });
     const container = mc.spec.containers.find((c) => c.name === SIDECAR_CONTAINER)!;

@@ -38,7 +38,8 @@ describe("sidecar: flux-restful-api v1 compatibility (auth off)", function () {
     const res = await api("/v1/cluster");
     assert.equal(res.status, 200);
     const body = (await res.json()) as Record<string, any>;
-    assert.deepEqual(Object.keys(body), ["up", "down", "allocated", "free", "cores", "gpus", "limits"]);
+    assert.deepEqual(Object.keys(body), ["up", "down", "allocated", "free", "cores", "gpus", "limits", "fluxVersion"]);
+    assert.equal(body.fluxVersion, broker.version);
     assert.equal(body.up.length, broker.size);
     assert.deepEqual(body.down, []);
     assert.equal(body.allocated.length, 1);

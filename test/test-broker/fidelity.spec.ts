@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { signNone, unwrapNone } from "../../sidecar/flux/codec";
 import { FluxClient, buildJobspec } from "../../sidecar/flux";
-import { framed, loadCapture, lookedUpEventlogs, responsesTo, type CaptureFixture, type CapturedMessage } from "../fixtures/flux/captured";
+import { captureVersions, framed, loadCapture as loadCaptureOf, lookedUpEventlogs, responsesTo, type CaptureFixture, type CapturedMessage } from "../fixtures/flux/captured";
 import { fluxExecutable } from "../support/broker";
 import { TestBroker } from "./index";
 import { RawClient, type RawReply } from "./raw-client";
@@ -41,6 +41,13 @@ function shape(payload: string | undefined): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, keysOf(v)]));
 }
 
+/** The state of the job in a list-id reply, if it is one. */
+function jobState(payload: string | undefined): number | undefined {
+  if (!payload) return undefined;
+  const job = (JSON.parse(payload) as { job?: { state?: unknown } }).job;
+  return typeof job?.state === "number" ? job.state : undefined;
+}
+
 /** What a stream reply was: "sentinel", the eventlog entry name, or "errno N". */
 function streamItem(r: { flags: number; aux1: number; payload?: string }): string {
   if (r.aux1 !== 0) return `errno ${r.aux1}`;
@@ -53,13 +60,14 @@ function asDecoded(r: RawReply): { flags: number; aux1: number; payload?: string
   return { flags: r.msg.flags, aux1: r.errnum, payload: r.msg.payload ? r.text : undefined };
 }
 
-describe("test broker fidelity to captured exchanges (flux-core 0.88)", function () {
+for (const line of captureVersions()) describe(`test broker fidelity to captured exchanges (flux-core ${line}, emulated as ${line}.0)`, function () {
   this.timeout(30000);
   let broker: TestBroker;
   let raw: RawClient;
+  const loadCapture = (name: string) => loadCaptureOf(name, line);
 
   before(async () => {
-    broker = await TestBroker.start({ size: 4 });
+    broker = await TestBroker.start({ size: 4, version: `${line}.0` });
     raw = await RawClient.connect(broker.socketPath);
   });
   after(async () => {
@@ -79,7 +87,15 @@ describe("test broker fidelity to captured exchanges (flux-core 0.88)", function
     assert.equal(mine.aux1, last.aux1, `errnum of ${label}`);
     assert.equal(mine.flags, last.flags, `flags of ${label}`);
     if (last.aux1 !== 0) assert.equal(mine.payload, last.payload, `error text of ${label}`);
-    else if (!streaming) assert.deepEqual(shape(mine.payload), shape(last.payload), `payload keys of ${label}`);
+    else if (!streaming) {
+      const [a, b] = [jobState(mine.payload), jobState(last.payload)];
+      if (a !== undefined && b !== undefined && a !== b) {
+        // The real job had not got as far (timing): its keys are a subset of a job further on.
+        const keys = (p?: string) => (shape(p) as { job: string[] }).job;
+        const missing = keys(last.payload).filter((k) => !keys(mine.payload).includes(k));
+        assert.ok(a > b && missing.length === 0, `payload keys of ${label}: state ${a} vs captured ${b}, missing ${missing.join(",")}`);
+      } else assert.deepEqual(shape(mine.payload), shape(last.payload), `payload keys of ${label}`);
+    }
     return got;
   }
 
@@ -175,14 +191,21 @@ describe("test broker fidelity to captured exchanges (flux-core 0.88)", function
     }
   });
 
-  it("reports resources in the captured shape (sched-status and resource.status)", async () => {
+  it("reports resources in the captured shape (whichever of sched-status, sched.resource-status and resource.status the CLI asked)", async () => {
     const fixture = loadCapture("resource");
-    for (const topic of ["resource.sched-status", "resource.status"]) {
-      const theirs = responsesTo(fixture, topic)[0].decoded;
+    let compared = 0;
+    for (const topic of ["resource.sched-status", "sched.resource-status", "resource.status"]) {
+      const reply = responsesTo(fixture, topic)[0];
+      if (!reply) continue;
+      compared++;
+      const theirs = reply.decoded;
       const mine = await raw.rpc(topic, undefined, { nodeid: 0 });
+      assert.equal(mine.errnum, theirs.aux1, topic);
       assert.equal(mine.msg.flags, theirs.flags, topic);
-      assert.deepEqual(shape(mine.text), shape(theirs.payload), topic);
+      if (theirs.aux1 === 0) assert.deepEqual(shape(mine.text), shape(theirs.payload), topic);
+      else assert.equal(mine.text, theirs.payload ?? "", `error text of ${topic}`);
     }
+    assert.ok(compared >= 2, "the capture holds the resource calls");
   });
 });
 

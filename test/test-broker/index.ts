@@ -140,6 +140,14 @@ export class TestBroker {
     this.server.intercept(topic, action);
   }
 
+  /**
+   * Unregisters a service method, as a broker of another release or without the module: requests
+   * to it are answered ENOSYS "No service matching <topic> is registered", like a real broker's.
+   */
+  removeService(topic: string): void {
+    this.server.handlers.delete(topic);
+  }
+
   /** Closes every client connection (streams end abruptly, like a broker that died). */
   dropConnections(): void {
     this.server.dropConnections();

@@ -80,6 +80,42 @@ describe("test broker", function () {
   });
 
   describe("jobs", () => {
+    it("loses a kill published between `start` and the shells running their tasks, as real 0.55 and 0.88 do; FluxClient.kill waits for shell.start", () =>
+      withBroker({ version: "0.55.0" }, async (_b, _raw, client) => {
+        const lost = await client.submit(buildJobspec({ command: ["sleep", "30"], environment: env }));
+        for await (const e of client.eventlog(lost, { follow: true })) if (e.name === "start") break;
+        await (client as unknown as { rpc: { call(t: string, p: unknown): Promise<unknown> } }).rpc.call("job-manager.kill", { id: lost, signum: 15 });
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((await client.getJob(lost)).state, JobState.RUN, "the raw kill was lost: the job runs on");
+        const exec: string[] = [];
+        for await (const e of client.eventlog(lost, { path: "guest.exec.eventlog" })) exec.push(e.name);
+        assert.deepEqual(exec, ["init", "starting", "shell.init", "shell.start"]);
+        await client.cancel(lost);
+
+        const killed = await client.submit(buildJobspec({ command: ["sleep", "30"], environment: env }));
+        for await (const e of client.eventlog(killed, { follow: true })) if (e.name === "start") break;
+        await client.kill(killed);
+        for await (const _ of client.eventlog(killed, { follow: true, signal: AbortSignal.timeout(5000) })) void _;
+        const record = await client.getJob(killed);
+        assert.equal(record.result, 2, "FAILED");
+        assert.equal(record.waitstatus, 143 << 8);
+      }));
+
+    it("ends a job cancelled before its shells ran their tasks with a bare 15 and no output", () =>
+      withBroker({}, async (_b, _raw, client) => {
+        const id = await client.submit(buildJobspec({ command: ["sleep", "30"], environment: env }));
+        for await (const e of client.eventlog(id, { follow: true })) if (e.name === "start") break;
+        await client.cancel(id);
+        for await (const _ of client.eventlog(id, { follow: true, signal: AbortSignal.timeout(5000) })) void _;
+        assert.equal((await client.getJob(id)).waitstatus, 15);
+        const exec: string[] = [];
+        for await (const e of client.eventlog(id, { path: "guest.exec.eventlog" })) exec.push(e.name);
+        assert.deepEqual(exec, ["init", "starting", "shell-exit", "complete", "done"], "as captured on 0.88");
+        const out = [];
+        for await (const e of client.output(id, { follow: true, signal: AbortSignal.timeout(5000) })) out.push(e);
+        assert.deepEqual(out, []);
+      }));
+
     it("keeps a job in SCHED while resources are busy and starts it when they free up; list-id waits for a state", () =>
       withBroker({ size: 1, coresPerNode: 1 }, async (_b, raw, client) => {
         const first = await client.submit(buildJobspec({ command: ["sleep", "30"], environment: env }));

@@ -84,6 +84,7 @@ describe("web: browser flow (Chromium)", function () {
     assert.equal(await page.locator(".session .user").textContent(), credentials.user);
     // Every broker rank is a node, also where a test instance runs all of them on one host.
     assert.equal(await page.locator(".stat", { hasText: "Nodes up" }).locator(".stat-value").textContent(), String(stack.broker.size));
+    assert.equal(await page.locator(".stat").filter({ has: page.locator("dt", { hasText: /^Flux$/ }) }).locator(".stat-value").textContent(), stack.broker.version, "the broker's flux-core version");
   });
 
   it("checks the submit form in the page with the server's messages", async () => {

@@ -1,4 +1,4 @@
-/** /healthz (the process is up) and /readyz (the broker answers, else 503 with a reason that names no path). */
+/** /healthz (the process is up) and /readyz (the broker answers, with its flux-core version; else 503 with a reason that names no path). */
 import type { ApiApp, ApiDeps } from "../deps";
 import { publicBrokerReason } from "../errors";
 import type { RouteOptions } from "../http";
@@ -11,9 +11,9 @@ export function registerHealth(app: ApiApp, { service, metrics, log }: ApiDeps):
   app.get("/healthz", () => jsonResponse({ status: "ok" }), HEALTH);
   app.get("/readyz", async () => {
     try {
-      await service.ready();
+      const { fluxVersion } = await service.ready();
       metrics.brokerUp.set(1);
-      return jsonResponse({ status: "ready" });
+      return jsonResponse({ status: "ready", fluxVersion });
     } catch (err) {
       metrics.brokerUp.set(0);
       log.debug({ err: (err as Error).message }, "not ready");

@@ -107,7 +107,7 @@ export const openApiDocument = {
     "/v1/jobs/{id}/cancel": { post: op("Cancel a job", [jobId], json('{"Message":"Job is requested to cancel.","id":"<id>"}')) },
     "/v1/nodes": { get: op("Up nodes", [], json('{"nodes":[hostnames]}')) },
     "/v1/cluster": {
-      get: op("Cluster summary: nodes up/down/allocated/free, cores and GPUs, and the submit limits", [], json("{up, down, allocated, free, cores:{total,up,allocated}, gpus:{total,up,allocated}, limits:{maxNodes, gpus}}")),
+      get: op("Cluster summary: nodes up/down/allocated/free, cores and GPUs, and the submit limits", [], json("{up, down, allocated, free, cores:{total,up,allocated}, gpus:{total,up,allocated}, limits:{maxNodes, gpus}, fluxVersion}")),
     },
     "/v1/token": {
       post: op("Exchange an HS256 JWT {user, pass, scope:'token'} signed with FLUX_SECRET_KEY (as Bearer) for an access token", [], json('{"access_token","token_type":"Bearer"}'), { security: [] }),
@@ -117,7 +117,7 @@ export const openApiDocument = {
     "/ui/logout": { post: op("Browser logout: clears the session cookie", [], json("{authRequired, user:null, csrfToken:null}"), { security: [] }) },
     "/ui/session": { get: op("Current browser session", [], json("{authRequired, user|null, csrfToken|null}"), { security: [] }) },
     "/healthz": { get: op("The process is up", [], json('{"status":"ok"}'), { security: [] }) },
-    "/readyz": { get: op("The broker answers (else 503 with the reason)", [], json('{"status":"ready"}'), { security: [] }) },
+    "/readyz": { get: op("The broker answers, with its flux-core version (else 503 with the reason)", [], json('{"status":"ready","uri","fluxVersion"}'), { security: [] }) },
     "/metrics": { get: op("Prometheus metrics", [], { description: "text/plain; version=0.0.4" }) },
   },
 };

@@ -45,7 +45,7 @@ export function parseEventlog(text: string): EventlogEntry[] {
 }
 
 /** The raw text of one of the job's KVS keys; FluxError ENOENT when the job or the key is missing. */
-async function lookupKey(rpc: Rpc, id: bigint, key: string): Promise<string> {
+export async function lookupKey(rpc: Rpc, id: bigint, key: string): Promise<string> {
   const reply = await rpc.call("job-info.lookup", { id, keys: [key], flags: 0 });
   const value = reply[key];
   if (!isString(value)) throw new TypeError(`job-info.lookup: reply has no string "${key}"`);
@@ -142,6 +142,19 @@ async function* decodeOutput(entries: AsyncIterable<EventlogEntry> | Iterable<Ev
 async function outputCreated(rpc: Rpc, id: bigint, signal?: AbortSignal): Promise<boolean> {
   for await (const entry of watch(rpc, id, "guest.exec.eventlog", 0, signal)) {
     if (entry.name === "shell.init") return true;
+    if (entry.name === "complete") return false;
+  }
+  return false;
+}
+
+/**
+ * Waits on the job's exec eventlog until its shells run their tasks: true at "shell.start",
+ * false at "complete" without it or when the log ends (the job never ran). Leaving the loop
+ * cancels the watch.
+ */
+export async function tasksStarted(rpc: Rpc, id: bigint, signal?: AbortSignal): Promise<boolean> {
+  for await (const entry of watch(rpc, id, "guest.exec.eventlog", 0, signal)) {
+    if (entry.name === "shell.start") return true;
     if (entry.name === "complete") return false;
   }
   return false;

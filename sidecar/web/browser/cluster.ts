@@ -13,6 +13,8 @@ export interface ClusterSummary {
   gpus?: Counts;
   /** What submit enforces (FLUX_NUMBER_NODES, FLUX_HAS_GPUS); only from /v1/cluster. */
   limits?: { maxNodes: number; gpus: boolean };
+  /** The broker's flux-core version; only from /v1/cluster. */
+  fluxVersion?: string;
 }
 
 function names(value: unknown): string[] {
@@ -41,6 +43,7 @@ export async function loadCluster(signal: AbortSignal): Promise<ClusterSummary> 
       cores: counts(answer.cores),
       gpus: counts(answer.gpus),
       limits: typeof limits?.maxNodes === "number" ? { maxNodes: limits.maxNodes, gpus: limits.gpus === true } : undefined,
+      fluxVersion: typeof answer.fluxVersion === "string" ? answer.fluxVersion : undefined,
     };
   }
   const nodes = await getJson<Record<string, unknown>>("v1/nodes", { signal });
@@ -57,7 +60,7 @@ function stat(label: string, value: string, detail?: string, tone?: string): HTM
 }
 
 export function renderCluster(box: HTMLElement, summary: ClusterSummary): void {
-  const { up, down, allocated, cores, gpus } = summary;
+  const { up, down, allocated, cores, gpus, fluxVersion } = summary;
   replaceChildren(
     box,
     h("h2", { id: "cluster-title", class: "visually-hidden" }, "Cluster"),
@@ -69,6 +72,7 @@ export function renderCluster(box: HTMLElement, summary: ClusterSummary): void {
       allocated ? stat("Nodes allocated", String(allocated.length), allocated.length ? allocated.join(", ") : undefined) : null,
       cores ? stat("Cores in use", `${cores.allocated} / ${cores.up}`, `${cores.total} total`) : null,
       gpus ? stat("GPUs in use", `${gpus.allocated} / ${gpus.up}`, `${gpus.total} total`) : null,
+      fluxVersion ? stat("Flux", fluxVersion, "flux-core version of the broker") : null,
     ),
   );
 }

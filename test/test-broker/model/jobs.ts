@@ -21,6 +21,8 @@ const SIGALRM = 14;
 const SIGTERM = 15;
 /** job-exec posts `finish` a few ms after the shells' output is complete */
 const FINISH_DELAY_MS = 3;
+/** from job-exec's "start" to the shells running their tasks (30-150 ms on a real test instance) */
+const SHELL_STARTUP_MS = 20;
 /** setTimeout's limit; longer time limits never expire within a test run anyway */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -47,6 +49,8 @@ export class Job {
   waitstatus: number | undefined;
   exception: JobException | undefined;
   executor: TaskExecutor | undefined;
+  /** set between "start" and the shells running their tasks */
+  shellLaunch: NodeJS.Timeout | undefined;
   timeLimit: NodeJS.Timeout | undefined;
   readonly request: ResourceRequest | undefined;
 
@@ -107,7 +111,7 @@ export class Instance {
   }
 
   get hasPriorityStates(): boolean {
-    return this.opts.versionCode >= 61; // t_priority / t_sched are newer than 0.55
+    return this.opts.versionCode >= 87; // job-list has t_priority / t_sched from 0.87
   }
 
   /** Registers a callback run after every job change (list-id uses it to wait). Returns an unsubscribe function. */
@@ -199,13 +203,24 @@ export class Instance {
     job.execEventlog = new Eventlog();
     job.execEventlog.append("init");
     job.execEventlog.append("starting");
+    // job-exec posts "start" once the shell processes are spawned, before the shells log
+    // shell.init and run their tasks (observed on 0.55 and 0.88): a kill sent in between is lost.
+    job.eventlog.append("start");
+    this.changed();
+    job.shellLaunch = setTimeout(() => this.launchShells(job, allocation, expiration), SHELL_STARTUP_MS);
+  }
+
+  /** The shells come up: guest.output, shell.init, the tasks, shell.start. */
+  private launchShells(job: Job, allocation: NodeAllocation[], expiration: number): void {
+    job.shellLaunch = undefined;
+    if (job.state !== JobState.RUN || !job.execEventlog) return;
     job.output = new Eventlog();
     const ntasks = job.ntasks;
     job.output.append("header", { version: 1, encoding: { stdout: "UTF-8", stderr: "UTF-8" }, count: { stdout: ntasks, stderr: ntasks }, options: {} });
-    job.eventlog.append("start");
     job.execEventlog.append("shell.init", { service: `${this.opts.owner}-shell-${job.id}`, "leader-rank": allocation[0].rank, size: allocation.length });
     const tasks = this.taskSpecs(job, allocation, ntasks);
     job.execEventlog.append("shell.start", { taskmap: { version: 1, map: [[0, allocation.length, Math.ceil(ntasks / allocation.length), 1]] } });
+    this.changed();
     job.executor = new TaskExecutor(tasks, {
       onOutput: (stream, rank, data, eof) => appendOutput(job, stream, rank, data, eof),
       onLog: (rank, level, message) => job.output?.append("log", { rank, level, message }),
@@ -218,7 +233,7 @@ export class Instance {
       job.timeLimit = setTimeout(() => {
         if (job.state !== JobState.RUN) return;
         this.raise(job, { type: "timeout", severity: 0, note: "resource allocation expired", userid: this.opts.owner }, SIGALRM);
-      }, job.duration * 1000);
+      }, Math.max(0, expiration * 1000 - Date.now()));
       job.timeLimit.unref();
     }
     job.executor.start();
@@ -255,7 +270,8 @@ export class Instance {
 
   private finishJob(job: Job, status: number): void {
     clearTimeout(job.timeLimit);
-    job.execEventlog?.append("shell-exit", { rank: job.allocation![0].rank, wait_status: status });
+    // the shell's own exit event is newer than 0.86
+    if (this.opts.versionCode >= 87) job.execEventlog?.append("shell-exit", { rank: job.allocation![0].rank, wait_status: status });
     job.execEventlog?.append("complete", { status });
     job.execEventlog?.append("done");
     job.execEventlog?.finish();
@@ -294,7 +310,12 @@ export class Instance {
       this.clean(job);
     } else if (job.state === JobState.RUN) {
       this.enter(job, JobState.CLEANUP, "t_cleanup", timestampOf(line));
-      job.executor?.signal(signum, true);
+      if (job.shellLaunch) {
+        // job-exec signals shells that have not run their tasks yet: they die of it (a bare 15)
+        clearTimeout(job.shellLaunch);
+        job.shellLaunch = undefined;
+        this.finishJob(job, signum);
+      } else job.executor?.signal(signum, true);
     }
   }
 
@@ -355,6 +376,7 @@ export class Instance {
   killAll(): void {
     for (const job of this.jobs.values()) {
       clearTimeout(job.timeLimit);
+      clearTimeout(job.shellLaunch);
       job.executor?.signal(9);
     }
   }

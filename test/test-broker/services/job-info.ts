@@ -1,9 +1,9 @@
 /**
  * job-info.eventlog-watch (streaming only; paths eventlog, guest.exec.eventlog, guest.output;
- * WAITCREATE; INITIAL_SENTINEL from 0.78) with its -cancel method, and job-info.lookup.
+ * WAITCREATE; INITIAL_SENTINEL from 0.77) with its -cancel method, and job-info.lookup.
  */
 import type { Eventlog } from "../model/eventlog";
-import type { Job } from "../model/jobs";
+import { type Job, JobState } from "../model/jobs";
 import { parseJson, stringifyJson } from "../../../sidecar/flux/json";
 import { Errno, RpcError, type ServiceRequest, type WireServer } from "../server";
 import { findJob, intField, jobIdField, type ServiceContext } from "./context";
@@ -25,7 +25,7 @@ function follow(req: ServiceRequest, log: Eventlog, sentinel: boolean): () => vo
 }
 
 export function registerJobInfo(server: WireServer, ctx: ServiceContext): void {
-  const validFlags = WAITCREATE | (ctx.versionCode >= 78 ? INITIAL_SENTINEL : 0);
+  const validFlags = WAITCREATE | (ctx.versionCode >= 77 ? INITIAL_SENTINEL : 0);
 
   server.register("job-info.eventlog-watch", (req) => {
     if (!req.streaming) throw new RpcError(Errno.EPROTO, "eventlog-watch request rejected without streaming RPC flag");
@@ -53,11 +53,27 @@ export function registerJobInfo(server: WireServer, ctx: ServiceContext): void {
       return;
     }
     // Not started yet: wait for `start`; a job that ends without starting has no output (ENODATA).
+    // guest.output appears a little after `start` (the shells create it): wait for it too.
+    const followWhenCreated = () => {
+      const log = guestLog(job, path);
+      if (log) return void (unsubscribe = follow(req, log, false));
+      const stop = ctx.instance.onChange(() => {
+        const created = guestLog(job, path);
+        if (created) {
+          stop();
+          unsubscribe = follow(req, created, false);
+        } else if (job.state === JobState.INACTIVE) {
+          stop();
+          req.end();
+        }
+      });
+      unsubscribe = stop;
+    };
     unsubscribe = job.eventlog.watch({
       onEntry: (line) => {
         if (!line.includes('"name":"start"')) return;
         unsubscribe();
-        unsubscribe = follow(req, guestLog(job, path)!, false);
+        followWhenCreated();
       },
       onEnd: () => req.end(),
     });
@@ -69,7 +85,8 @@ export function registerJobInfo(server: WireServer, ctx: ServiceContext): void {
     const keys = p.keys;
     const flags = intField(p, "flags")!;
     if (!Array.isArray(keys) || flags & ~3) throw new RpcError(Errno.EPROTO);
-    const job = findJob(ctx, id, Errno.ENOENT, "invalid job id");
+    // an unknown id: a bare ENOENT before 0.67, "invalid job id" from 0.67 (lookup.c)
+    const job = findJob(ctx, id, Errno.ENOENT, ctx.versionCode >= 67 ? "invalid job id" : undefined);
     const decode = (flags & 1) !== 0;
     const reply: Record<string, unknown> = { id };
     for (const key of keys) {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Re-records test/fixtures/flux/captured/*.json from a real broker. Run it inside an instance:
+# Records test/fixtures/flux/captured/<major.minor>/*.json from a real broker. Run it inside an instance:
 #
 #   PATH=/path/to/flux-core/bin:$PATH flux start --test-size=4 test/tools/capture/capture-flux-fixtures.sh
 #
@@ -12,8 +12,9 @@ cd "$ROOT"
 BROKER_SOCKET=${FLUX_URI#local://}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-OUT=test/fixtures/flux/captured
 VERSION=$(flux getattr version)
+# one directory per release line, beside the others: captured/0.55, captured/0.88, ...
+OUT=test/fixtures/flux/captured/$(echo "$VERSION" | sed -E 's/^v?([0-9]+\.[0-9]+).*/\1/')
 FLUX_BIN=$(dirname "$(command -v flux)")
 mkdir -p "$OUT"
 
