@@ -148,7 +148,8 @@ describe("reliability: broker faults", function () {
       const ready = await fetch(`${h.url}/readyz`);
       assert.equal(ready.status, 503);
       const { reason } = (await ready.json()) as { reason: string };
-      assert.match(reason, /socket cannot be reached \(ENOENT\)/, "readyz says why");
+      // How the socket goes away (removed, refusing, reset mid-connect) decides the code.
+      assert.match(reason, /socket cannot be reached \((ENOENT|ECONNREFUSED|ECONNRESET)\)/, "readyz says why");
       assert.ok(!reason.includes(proxy.socketPath), "readyz names no path to an unauthenticated caller");
       assert.ok(h.logLines.some((line) => line.includes(proxy.socketPath)), "the log names the socket");
       assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
