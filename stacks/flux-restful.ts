@@ -19,12 +19,20 @@ export interface ProgramInputs {
   tlsKey?: pulumi.Output<string>;
 }
 
+/** A PEM certificate (chain) and its private key, for the sidecar to serve HTTPS with. */
+export interface TlsPair {
+  certificate: pulumi.Output<string>;
+  key: pulumi.Output<string>;
+}
+
 export interface FluxRestfulOptions {
   provider: k8s.Provider;
+  /** The stack's generated pair; a pair from config (tlsCertificate/tlsKey) wins over it. */
+  tls?: TlsPair;
   /** EKS: the load balancer controller, which admits every Service (the operator's and ours). */
   servicesDependOn?: pulumi.Resource[];
   nodePort?: number;
-  alb?: AlbOptions;
+  alb?: AlbOptions<pulumi.Input<string>>;
 }
 
 export interface FluxRestful {
@@ -38,7 +46,7 @@ export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, 
   const operator = new FluxOperator("flux-operator", {
     provider: options.provider, objects: inputs.operatorObjects, dependsOn: servicesDependOn,
   });
-  const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : undefined;
+  const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : options.tls;
   const miniCluster = new FluxMiniCluster("flux", {
     provider: options.provider,
     namespace: cfg.namespace,
@@ -81,6 +89,8 @@ export interface StackOutputs {
   miniCluster: string;
   operatorVersion: string;
   clientCommand: string;
+  /** PEM of the stack's own CA, when the stack generated the API's certificate: what clients trust. */
+  caCertificate?: pulumi.Output<string>;
   /** Local stacks without a reachable node address: run this, then use the endpoint. */
   portForwardCommand?: string;
 }
@@ -88,9 +98,14 @@ export interface StackOutputs {
 export function stackOutputs(
   cfg: DeploymentConfig,
   app: FluxRestful,
-  cluster: { endpoint: pulumi.Output<Endpoint>; kubeconfig: pulumi.Output<string>; clusterName: pulumi.Input<string> },
+  cluster: {
+    endpoint: pulumi.Output<Endpoint>;
+    kubeconfig: pulumi.Output<string>;
+    clusterName: pulumi.Input<string>;
+    caCertificate?: pulumi.Output<string>;
+  },
 ): StackOutputs {
-  return {
+  const outputs: StackOutputs = {
     cloud: cfg.cloud,
     endpoint: cluster.endpoint,
     url: cluster.endpoint.apply(endpointUrl),
@@ -104,4 +119,11 @@ export function stackOutputs(
     operatorVersion: app.operator.release.version,
     clientCommand: clientCommand(cfg.stack),
   };
+  return cluster.caCertificate ? { ...outputs, caCertificate: cluster.caCertificate } : outputs;
+}
+
+/** The explicit opt-out from HTTPS on a cloud stack, said at every run. */
+export function warnInsecureHttp(cloud: Cloud): void {
+  pulumi.log.warn(`flux-restful:insecureHttp is set: the ${cloud} API is plain HTTP, so its credentials and every job's `
+    + "output cross the internet unencrypted. Remove it (pulumi config rm flux-restful:insecureHttp) for HTTPS.");
 }
