@@ -106,6 +106,7 @@ export class FluxRestfulClient {
       retries: this.retries,
       minDelayMs: options.minDelayMs,
       maxDelayMs: options.maxDelayMs,
+      ca: options.ca,
     });
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
   }

@@ -21,6 +21,8 @@ interface StackOutputs {
   user?: string;
   token?: string;
   secretKey?: string;
+  /** The stack's own CA (stacks that generate their certificate). */
+  caCertificate?: string;
 }
 
 function endpointUrl(endpoint: StackOutputs["endpoint"], stack: string): string {
@@ -44,7 +46,13 @@ export function readStackOutputs(stack: string, env: NodeJS.ProcessEnv): Promise
       }
       try {
         const outputs = JSON.parse(stdout) as StackOutputs;
-        resolve({ host: endpointUrl(outputs.endpoint, stack), user: outputs.user, token: outputs.token, secretKey: outputs.secretKey });
+        resolve({
+          host: endpointUrl(outputs.endpoint, stack),
+          user: outputs.user,
+          token: outputs.token,
+          secretKey: outputs.secretKey,
+          ca: outputs.caCertificate,
+        });
       } catch (parseError) {
         reject(parseError instanceof FluxRestfulError ? parseError : new FluxRestfulError(`pulumi printed no JSON for stack "${stack}"`));
       }
@@ -61,5 +69,7 @@ export async function resolveConnection(flags: ConnectionFlags, env: NodeJS.Proc
     user: pick(flags.user, stack.user, "FLUX_USER"),
     token: pick(flags.token, stack.token, "FLUX_TOKEN"),
     secretKey: pick(flags.secretKey, stack.secretKey, "FLUX_SECRET_KEY"),
+    // The stack's CA vouches for the stack's endpoint only.
+    ca: flags.host ? undefined : stack.ca,
   };
 }
