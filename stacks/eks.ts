@@ -40,5 +40,6 @@ export function deployEks(cfg: EksConfig, inputs: ProgramInputs): StackOutputs {
     kubeconfig: eks.kubeconfig,
     clusterName: cfg.clusterName,
     caCertificate: generated?.caCertificate,
+    waitUntilReady: inputs.waitUntilReady,
   });
 }

@@ -7,6 +7,7 @@ import { RestfulEndpoint } from "../components/restful-endpoint";
 import { AlbOptions, Endpoint, albSidecarEnvironment, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
 import type { KubernetesObject } from "../components/flux-operator.build";
 import type { Cloud, DeploymentConfig } from "../infra/config";
+import { NotReadyError, type WaitUntilReady } from "../infra/readiness";
 
 /** Values from config secrets (absent ones are generated), the sidecar bundle and the operator's objects. */
 export interface ProgramInputs {
@@ -17,6 +18,8 @@ export interface ProgramInputs {
   fluxSecretKey?: pulumi.Output<string>;
   tlsCertificate?: pulumi.Output<string>;
   tlsKey?: pulumi.Output<string>;
+  /** Polls the endpoint at the end of `pulumi up` (the entry point passes it; tests and the plan may not). */
+  waitUntilReady?: WaitUntilReady;
 }
 
 /** A PEM certificate (chain) and its private key, for the sidecar to serve HTTPS with. */
@@ -103,12 +106,27 @@ export function stackOutputs(
     kubeconfig: pulumi.Output<string>;
     clusterName: pulumi.Input<string>;
     caCertificate?: pulumi.Output<string>;
+    /** Omitted where this machine cannot reach the endpoint during `pulumi up` (a port-forward not yet running). */
+    waitUntilReady?: WaitUntilReady;
   },
 ): StackOutputs {
+  const wait = cluster.waitUntilReady;
+  const url = pulumi.all([cluster.endpoint, cluster.caCertificate]).apply(async ([endpoint, ca]) => {
+    const url = endpointUrl(endpoint);
+    // A preview has no endpoint to ask; an update ends only when the API answers.
+    if (wait && !pulumi.runtime.isDryRun()) {
+      try {
+        await wait(url, ca);
+      } catch (err) {
+        throw err instanceof NotReadyError ? new pulumi.RunError(err.message) : err;
+      }
+    }
+    return url;
+  });
   const outputs: StackOutputs = {
     cloud: cfg.cloud,
     endpoint: cluster.endpoint,
-    url: cluster.endpoint.apply(endpointUrl),
+    url,
     user: cfg.fluxUser,
     token: app.miniCluster.token,
     secretKey: app.miniCluster.secretKey,

@@ -32,5 +32,6 @@ export function deployGke(cfg: GkeConfig, inputs: ProgramInputs): StackOutputs {
     kubeconfig: gke.kubeconfig,
     clusterName: gke.cluster.name,
     caCertificate: generated?.caCertificate,
+    waitUntilReady: inputs.waitUntilReady,
   });
 }

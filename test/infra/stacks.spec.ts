@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { fakePem, isSecretValue, settle, valueOf } from "../../infra/mocks";
 import { ConfigError } from "../../infra/config";
 import { BundleMissingError } from "../../infra/sources";
+import { NotReadyError } from "../../infra/readiness";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../../components/flux-operator.build";
 import { LB_CONTROLLER, serviceAccountSubject } from "../../components/lb-controller.build";
 import { MiniClusterManifest, SIDECAR_CONTAINER, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
@@ -183,6 +184,20 @@ describe("infra stacks (mocked)", function () {
       assert.equal(env.FLUX_TLS_KEY_FILE, "/etc/flux-restful/tls/tls.key");
       assert.ok(!JSON.stringify(ev.resources.filter((r) => r.type !== T.secret && !r.type.startsWith("tls:")).map((r) => r.inputs))
         .includes(SERVER_KEY_PEM), "the private key is only in the Secret");
+    });
+
+    it("ends only when the API answers: polls the HTTPS url trusting the stack's CA", async () => {
+      const asked: [string, string | undefined][] = [];
+      const polled = await evaluate("gke", {}, {}, { waitUntilReady: async (url, ca) => { asked.push([url, ca]); } });
+      assert.equal(await valueOf(polled.outputs.url), "https://198.51.100.7:30093");
+      assert.deepEqual(asked, [["https://198.51.100.7:30093", CA_PEM]]);
+      assert.equal(asked.length, 1);
+      const failing = await evaluate("gke", {}, {}, { waitUntilReady: async () => { throw new NotReadyError("not ready: pods pending"); } });
+      const error = await new Promise<unknown>((resolve) => {
+        (failing.outputs.url as unknown as { promise(): Promise<string> }).promise().then(() => resolve(undefined), resolve);
+      });
+      assert.ok(error instanceof pulumi.RunError, "shown as its message alone");
+      assert.equal((error as Error).message, "not ready: pods pending");
     });
 
     it("serves plain HTTP only with insecureHttp, and warns", async () => {
@@ -376,6 +391,15 @@ describe("infra stacks (mocked)", function () {
       const custom = await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" });
       assert.deepEqual(await valueOf(custom.outputs.endpoint), { scheme: "http", host: "172.18.0.2", port: 30093 });
       assert.equal(custom.outputs.portForwardCommand, undefined);
+    });
+
+    it("polls the endpoint only at a node address: a port-forward is not running during pulumi up", async () => {
+      const asked: string[] = [];
+      const waitUntilReady = async (url: string) => { asked.push(url); };
+      await valueOf((await evaluate("local", PINNED, {}, { waitUntilReady })).outputs.url);
+      assert.deepEqual(asked, []);
+      await valueOf((await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" }, {}, { waitUntilReady })).outputs.url);
+      assert.deepEqual(asked, ["http://172.18.0.2:30093"]);
     });
   });
 
