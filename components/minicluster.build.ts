@@ -62,13 +62,16 @@ export const SIDECAR_MALLOC_ENV = { MALLOC_ARENA_MAX: "1", MALLOC_MMAP_THRESHOLD
  * Runs the sidecar on the lead broker only. Every pod of the indexed Job has this container, so the
  * others must stay alive (an exited container keeps the pod from becoming Ready). `exec` makes node
  * the process that receives SIGTERM. The view's library paths are unset so they never reach node.
+ * The others wait on a background sleep, so the shell runs its TERM trap at once (a foreground
+ * `sleep` would hold the signal until it ends, and the pod would wait out its grace period).
  */
 export const SIDECAR_COMMAND = [
   `if [ "$JOB_COMPLETION_INDEX" = "0" ]; then`,
   `  unset LD_LIBRARY_PATH PYTHONPATH`,
   `  exec node ${SIDECAR_NODE_FLAGS.join(" ")} ${SIDECAR_MOUNT_PATH}/${SIDECAR_FILE}`,
   `else`,
-  `  exec sleep infinity`,
+  `  trap 'kill $! 2>/dev/null; exit 0' TERM`,
+  `  sleep infinity & wait`,
   `fi`,
 ].join("\n");
 
@@ -209,6 +212,9 @@ function sidecarContainer(input: MiniClusterInput): MiniClusterContainer {
     Object.entries(CREDENTIAL_ENV).map(([env, key]) => [env, { name: CREDENTIALS_SECRET, key }]),
   );
   // No `ports`: the operator would add a Service selecting every pod, most of which do not listen.
+  // No probes: MiniClusterContainer in the operator's CRD (api/v1alpha2) has no probe fields, only
+  // lifeCycle.postStartExec/preStopExec; readiness is the Service's (the lead pod's containers
+  // running) and, at the end of `pulumi up`, the /readyz poll (infra/readiness.ts).
   return { name: SIDECAR_CONTAINER, image: input.sidecarImage, command: SIDECAR_COMMAND, environment, secrets, volumes };
 }
 

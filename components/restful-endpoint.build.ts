@@ -44,15 +44,16 @@ export function buildService<N = string>(namespace: N, miniClusterName: string, 
   };
 }
 
-export interface AlbOptions {
+/** Generic in the ARN: the stack passes the imported certificate's Output, tests a string. */
+export interface AlbOptions<T = string> {
   /** ACM certificate: serve HTTPS on 443 and redirect HTTP to it. */
-  certificateArn?: string;
+  certificateArn?: T;
   /** Restrict who may reach the ALB; all of the internet when unset. */
   inboundCidrs?: string[];
 }
 
-export function albAnnotations(options: AlbOptions): Record<string, string> {
-  const annotations: Record<string, string> = {
+export function albAnnotations<T = string>(options: AlbOptions<T>): Record<string, string | T> {
+  const annotations: Record<string, string | T> = {
     "alb.ingress.kubernetes.io/scheme": "internet-facing",
     "alb.ingress.kubernetes.io/target-type": "ip",
     "alb.ingress.kubernetes.io/healthcheck-path": HEALTH_CHECK_PATH,
@@ -72,7 +73,7 @@ export function albAnnotations(options: AlbOptions): Record<string, string> {
   return annotations;
 }
 
-export function buildAlbIngress<N = string>(namespace: N, options: AlbOptions) {
+export function buildAlbIngress<N = string, T = string>(namespace: N, options: AlbOptions<T>) {
   return {
     apiVersion: "networking.k8s.io/v1" as const,
     kind: "Ingress" as const,

@@ -10,7 +10,7 @@ export interface RestfulEndpointArgs {
   /** Pin the NodePort (GKE and local: the firewall and the endpoint use it); EKS lets Kubernetes pick. */
   nodePort?: number;
   /** EKS: an internet-facing ALB in front of the Service. */
-  alb?: AlbOptions;
+  alb?: AlbOptions<pulumi.Input<string>>;
   /**
    * The MiniCluster, and on EKS the load balancer controller (its webhook admits every Service and
    * Ingress; being a dependency also makes destroy delete the Ingress while the controller still runs,

@@ -44,7 +44,7 @@ export const PLAIN_TEXT = "[plain text]";
 export const PLAIN_KEYS = [
   "cloud", "clusterName", "namespace", "nodeCount", "size", "maxSize", "machineType", "instanceType",
   "gkeReleaseChannel", "nodePort", "allowedCidrs", "certificateArn", "inboundCidrs", "fluxUser",
-  "tokenExpiresMinutes", "hasGpus", "sidecarImage", "fluxViewImage", "kubeContext", "nodeAddress", "localPort",
+  "tokenExpiresMinutes", "hasGpus", "sidecarImage", "fluxViewImage", "kubeContext", "nodeAddress", "localPort", "insecureHttp",
 ] as const;
 
 export interface CommonConfig {
@@ -64,6 +64,8 @@ export interface CommonConfig {
   fluxViewImage: string;
   /** The sidecar serves HTTPS itself with tlsCertificate/tlsKey (GKE and local). */
   tls: boolean;
+  /** GKE and EKS: plain HTTP instead of the generated certificate (warned at every run). */
+  insecureHttp: boolean;
 }
 
 export interface GkeConfig extends CommonConfig {
@@ -267,6 +269,17 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
       `Remove it and set ${own("certificateArn")} to an ACM certificate ARN instead`);
   }
 
+  const insecureHttp = r.boolean("insecureHttp", false);
+  if (insecureHttp && cloud === "local") {
+    throw new ConfigError(own("insecureHttp"), "is for gke and eks stacks; the local stack already serves HTTP unless tlsCertificate is set",
+      `Remove it: pulumi config rm ${own("insecureHttp")}`);
+  }
+  if (insecureHttp && (tlsCertificate || r.value(own("certificateArn")) !== undefined)) {
+    const other = own(tlsCertificate ? "tlsCertificate" : "certificateArn");
+    throw new ConfigError(own("insecureHttp"), `contradicts ${other}, which asks for HTTPS`,
+      `Remove one of them: pulumi config rm ${own("insecureHttp")}`);
+  }
+
   const nodeCount = cloud === "local" ? undefined : r.integer("nodeCount", DEFAULTS.nodeCount, 1, 1000);
   const size = r.integer("size", nodeCount ?? 1, 1, 1000);
   if (nodeCount !== undefined && size > nodeCount) {
@@ -292,6 +305,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     sidecarImage,
     fluxViewImage,
     tls: tlsCertificate,
+    insecureHttp,
   };
 
   if (cloud === "gke") {

@@ -3,5 +3,6 @@
  * properties of its result are the stack outputs (cloud, endpoint, url, user, token, ...; see StackOutputs).
  */
 import { runStack } from "./program";
+import { waitUntilReady } from "./readiness";
 
-export = () => runStack();
+export = () => runStack({ waitUntilReady: (url, ca) => waitUntilReady(url, ca) });

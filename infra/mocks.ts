@@ -35,6 +35,11 @@ export function maskSecrets(value: unknown, mask: (path: string, secret: unknown
 }
 
 type FakeOutputs = (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown>;
+
+/** A PEM block whose body names what it stands for (not parseable DER: nothing offline needs to parse it). */
+export function fakePem(label: string, what: string): string {
+  return `-----BEGIN ${label}-----\n${Buffer.from(`offline ${what}`).toString("base64")}\n-----END ${label}-----\n`;
+}
 type FakeCall = (inputs: any) => Record<string, unknown>;
 
 /** Fake outputs the program reads back, by resource type. */
@@ -63,6 +68,14 @@ const OUTPUTS: Record<string, FakeOutputs> = {
   "aws:iam/role:Role": (a) => ({ arn: `arn:aws:iam::123456789012:role/${a.name}`, name: a.name }),
   "aws:iam/policy:Policy": (a) => ({ arn: `arn:aws:iam::123456789012:policy/${a.name}` }),
   "random:index/randomPassword:RandomPassword": (a) => ({ result: `offline-${a.name}` }),
+  "tls:index/privateKey:PrivateKey": (a) => ({
+    privateKeyPem: fakePem("PRIVATE KEY", a.name),
+    publicKeyPem: fakePem("PUBLIC KEY", a.name),
+  }),
+  "tls:index/selfSignedCert:SelfSignedCert": (a) => ({ certPem: fakePem("CERTIFICATE", a.name) }),
+  "tls:index/certRequest:CertRequest": (a) => ({ certRequestPem: fakePem("CERTIFICATE REQUEST", a.name) }),
+  "tls:index/locallySignedCert:LocallySignedCert": (a) => ({ certPem: fakePem("CERTIFICATE", a.name) }),
+  "aws:acm/certificate:Certificate": (a) => ({ arn: `arn:aws:acm:us-east-2:123456789012:certificate/offline-${a.name}` }),
   "kubernetes:networking.k8s.io/v1:Ingress": () => ({
     status: { loadBalancer: { ingress: [{ hostname: "k8s-offline-0123456789.us-east-2.elb.amazonaws.com" }] } },
   }),

@@ -6,6 +6,7 @@ import type { ProgramInputs, StackOutputs } from "../stacks/flux-restful";
 import { deployGke } from "../stacks/gke";
 import { deployEks } from "../stacks/eks";
 import { deployLocal } from "../stacks/local";
+import type { WaitUntilReady } from "./readiness";
 import { Fetch, SourceError, fetchOperatorManifest, readLocalKubeconfig, readSidecarBundle } from "./sources";
 
 // isConfigSecret is public at run time but marked internal in the SDK's typings.
@@ -31,9 +32,11 @@ export interface ProgramSources {
   operatorManifest?: string;
   /** How the manifest is downloaded (tests pass one that fails). */
   fetch?: Fetch;
+  /** Polls the endpoint once deployed; the entry point passes it, tests only when they ask. */
+  waitUntilReady?: WaitUntilReady;
 }
 
-function programInputs(bundle: string, operatorObjects: KubernetesObject[]): ProgramInputs {
+function programInputs(bundle: string, operatorObjects: KubernetesObject[], waitUntilReady?: WaitUntilReady): ProgramInputs {
   const config = new pulumi.Config(PROJECT);
   return {
     bundle,
@@ -42,6 +45,7 @@ function programInputs(bundle: string, operatorObjects: KubernetesObject[]): Pro
     fluxSecretKey: config.getSecret("fluxSecretKey"),
     tlsCertificate: config.getSecret("tlsCertificate"),
     tlsKey: config.getSecret("tlsKey"),
+    waitUntilReady,
   };
 }
 
@@ -66,7 +70,7 @@ export async function runProgram(sources: ProgramSources = {}): Promise<StackOut
   const bundle = readSidecarBundle(sources.bundlePath);
   const deploy = stackFor(cfg);
   const manifest = sources.operatorManifest ?? await fetchOperatorManifest(FLUX_OPERATOR, sources.fetch);
-  return deploy(programInputs(bundle, operatorObjects(manifest)));
+  return deploy(programInputs(bundle, operatorObjects(manifest), sources.waitUntilReady));
 }
 
 /** The program as Pulumi runs it: the user's problems become RunErrors, shown as their message alone. */

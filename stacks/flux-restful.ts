@@ -7,6 +7,7 @@ import { RestfulEndpoint } from "../components/restful-endpoint";
 import { AlbOptions, Endpoint, albSidecarEnvironment, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
 import type { KubernetesObject } from "../components/flux-operator.build";
 import type { Cloud, DeploymentConfig } from "../infra/config";
+import { NotReadyError, type WaitUntilReady } from "../infra/readiness";
 
 /** Values from config secrets (absent ones are generated), the sidecar bundle and the operator's objects. */
 export interface ProgramInputs {
@@ -17,14 +18,24 @@ export interface ProgramInputs {
   fluxSecretKey?: pulumi.Output<string>;
   tlsCertificate?: pulumi.Output<string>;
   tlsKey?: pulumi.Output<string>;
+  /** Polls the endpoint at the end of `pulumi up` (the entry point passes it; tests and the plan may not). */
+  waitUntilReady?: WaitUntilReady;
+}
+
+/** A PEM certificate (chain) and its private key, for the sidecar to serve HTTPS with. */
+export interface TlsPair {
+  certificate: pulumi.Output<string>;
+  key: pulumi.Output<string>;
 }
 
 export interface FluxRestfulOptions {
   provider: k8s.Provider;
+  /** The stack's generated pair; a pair from config (tlsCertificate/tlsKey) wins over it. */
+  tls?: TlsPair;
   /** EKS: the load balancer controller, which admits every Service (the operator's and ours). */
   servicesDependOn?: pulumi.Resource[];
   nodePort?: number;
-  alb?: AlbOptions;
+  alb?: AlbOptions<pulumi.Input<string>>;
 }
 
 export interface FluxRestful {
@@ -38,7 +49,7 @@ export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, 
   const operator = new FluxOperator("flux-operator", {
     provider: options.provider, objects: inputs.operatorObjects, dependsOn: servicesDependOn,
   });
-  const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : undefined;
+  const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : options.tls;
   const miniCluster = new FluxMiniCluster("flux", {
     provider: options.provider,
     namespace: cfg.namespace,
@@ -82,6 +93,8 @@ export interface StackOutputs {
   miniCluster: string;
   operatorVersion: string;
   clientCommand: string;
+  /** PEM of the stack's own CA, when the stack generated the API's certificate: what clients trust. */
+  caCertificate?: pulumi.Output<string>;
   /** Local stacks without a reachable node address: run this, then use the endpoint. */
   portForwardCommand?: string;
 }
@@ -89,12 +102,32 @@ export interface StackOutputs {
 export function stackOutputs(
   cfg: DeploymentConfig,
   app: FluxRestful,
-  cluster: { endpoint: pulumi.Output<Endpoint>; kubeconfig: pulumi.Output<string>; clusterName: pulumi.Input<string> },
+  cluster: {
+    endpoint: pulumi.Output<Endpoint>;
+    kubeconfig: pulumi.Output<string>;
+    clusterName: pulumi.Input<string>;
+    caCertificate?: pulumi.Output<string>;
+    /** Omitted where this machine cannot reach the endpoint during `pulumi up` (a port-forward not yet running). */
+    waitUntilReady?: WaitUntilReady;
+  },
 ): StackOutputs {
-  return {
+  const wait = cluster.waitUntilReady;
+  const url = pulumi.all([cluster.endpoint, cluster.caCertificate]).apply(async ([endpoint, ca]) => {
+    const url = endpointUrl(endpoint);
+    // A preview has no endpoint to ask; an update ends only when the API answers.
+    if (wait && !pulumi.runtime.isDryRun()) {
+      try {
+        await wait(url, ca);
+      } catch (err) {
+        throw err instanceof NotReadyError ? new pulumi.RunError(err.message) : err;
+      }
+    }
+    return url;
+  });
+  const outputs: StackOutputs = {
     cloud: cfg.cloud,
     endpoint: cluster.endpoint,
-    url: cluster.endpoint.apply(endpointUrl),
+    url,
     user: cfg.fluxUser,
     token: app.miniCluster.token,
     secretKey: app.miniCluster.secretKey,
@@ -105,4 +138,11 @@ export function stackOutputs(
     operatorVersion: app.operator.release.version,
     clientCommand: clientCommand(cfg.stack),
   };
+  return cluster.caCertificate ? { ...outputs, caCertificate: cluster.caCertificate } : outputs;
+}
+
+/** The explicit opt-out from HTTPS on a cloud stack, said at every run. */
+export function warnInsecureHttp(cloud: Cloud): void {
+  pulumi.log.warn(`flux-restful:insecureHttp is set: the ${cloud} API is plain HTTP, so its credentials and every job's `
+    + "output cross the internet unencrypted. Remove it (pulumi config rm flux-restful:insecureHttp) for HTTPS.");
 }

@@ -1,9 +1,10 @@
 import { GkeCluster } from "../components/gke-cluster";
 import { directEndpoint } from "../components/restful-endpoint.build";
+import { StackTls } from "../components/stack-tls";
 import type { GkeConfig } from "../infra/config";
-import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs } from "./flux-restful";
+import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs, warnInsecureHttp } from "./flux-restful";
 
-/** GKE: the cluster and its NodePort firewall rule; the API at a node's external IP and the NodePort. */
+/** GKE: the cluster and its NodePort firewall rule; the API at a node's external IP and the NodePort, over HTTPS. */
 export function deployGke(cfg: GkeConfig, inputs: ProgramInputs): StackOutputs {
   const gke = new GkeCluster("gke", {
     project: cfg.project,
@@ -15,10 +16,22 @@ export function deployGke(cfg: GkeConfig, inputs: ProgramInputs): StackOutputs {
     nodePort: cfg.nodePort,
     allowedCidrs: cfg.allowedCidrs,
   });
-  const app = deployFluxRestful(cfg, inputs, { provider: gke.provider, nodePort: cfg.nodePort });
+  if (cfg.insecureHttp) warnInsecureHttp(cfg.cloud);
+  // Clients connect to the node's IP, so the certificate names that IP.
+  const generated = cfg.tls || cfg.insecureHttp
+    ? undefined
+    : new StackTls("api-tls", { stack: cfg.stack, names: { ipAddresses: [gke.nodeExternalIp] } });
+  const app = deployFluxRestful(cfg, inputs, {
+    provider: gke.provider,
+    nodePort: cfg.nodePort,
+    tls: generated && { certificate: generated.certificate, key: generated.privateKey },
+  });
+  const https = !cfg.insecureHttp;
   return stackOutputs(cfg, app, {
-    endpoint: gke.nodeExternalIp.apply((ip) => directEndpoint(ip, cfg.nodePort, cfg.tls)),
+    endpoint: gke.nodeExternalIp.apply((ip) => directEndpoint(ip, cfg.nodePort, https)),
     kubeconfig: gke.kubeconfig,
     clusterName: gke.cluster.name,
+    caCertificate: generated?.caCertificate,
+    waitUntilReady: inputs.waitUntilReady,
   });
 }

@@ -16,6 +16,8 @@ export function deployLocal(cfg: LocalConfig, inputs: ProgramInputs, target: Loc
     endpoint: pulumi.output(endpoint),
     kubeconfig: local.kubeconfig,
     clusterName: target.context,
+    // Through a port-forward the API is reachable only once the user starts it.
+    waitUntilReady: cfg.nodeAddress ? inputs.waitUntilReady : undefined,
   });
   return cfg.nodeAddress ? outputs : { ...outputs, portForwardCommand: portForwardCommand(cfg.namespace, cfg.localPort) };
 }

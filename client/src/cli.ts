@@ -400,7 +400,7 @@ class Cli {
   async login(name: string | undefined, flags: GlobalFlags & { default?: boolean; check: boolean }): Promise<void> {
     const given = await explicitConnection(flags, this.io.env);
     if (given.host === undefined) throw new FluxRestfulError("login needs a host: --host URL, --stack NAME or FLUX_RESTFUL_HOST");
-    const profile = { host: given.host, user: given.user, token: given.token, secretKey: given.secretKey };
+    const profile = { host: given.host, user: given.user, token: given.token, secretKey: given.secretKey, ...(given.ca ? { ca: given.ca } : {}) };
     if (flags.check) await this.newClient(profile).nodes(); // refuse to save what does not work
     const profileName = name ?? flags.profile ?? flags.stack ?? "default";
     const profiles = readProfiles(this.io.env);

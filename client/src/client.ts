@@ -108,6 +108,7 @@ export class FluxRestfulClient {
       minDelayMs: options.minDelayMs,
       maxDelayMs: options.maxDelayMs,
       onRetry: options.onRetry,
+      ca: options.ca,
     });
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
   }

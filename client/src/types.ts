@@ -120,6 +120,8 @@ export interface ClientOptions {
   token?: string;
   /** The server's shared FLUX_SECRET_KEY, used to sign the token request. */
   secretKey?: string;
+  /** PEM CA certificate to trust for https instead of the system's (`--stack` fills it from the stack's `caCertificate`). */
+  ca?: string;
   /** Per-request timeout (default 30 s). Output and streams are not bounded by it. */
   timeoutMs?: number;
   /** Retries of network errors, 429 and 5xx (default 5); a submit only where it cannot run twice. */

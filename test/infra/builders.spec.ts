@@ -1,6 +1,6 @@
 /** The pure builders (manifests, policies, kubeconfigs), tested without Pulumi. */
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -146,6 +146,22 @@ describe("infra builders: MiniCluster", () => {
       assert.equal(run("1"), "sleep infinity");
       assert.equal(run("12"), "sleep infinity");
     });
+
+    for (const shell of ["sh", "bash"]) {
+      it(`ends the other pods' container at once on SIGTERM, exit 0 (${shell}, the real sleep)`, async () => {
+        const child = spawn(shell, ["-c", SIDECAR_COMMAND], { env: { PATH: "/usr/bin:/bin", JOB_COMPLETION_INDEX: "1" }, stdio: "ignore" });
+        const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal])));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(child.exitCode, null, "still running before the signal");
+        const sent = Date.now();
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        const [code, signal] = await exited;
+        clearTimeout(timer);
+        assert.deepEqual([code, signal], [0, null]);
+        assert.ok(Date.now() - sent < 2_000, "no wait for a grace period");
+      });
+    }
   });
 });
 

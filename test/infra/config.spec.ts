@@ -99,6 +99,17 @@ describe("infra config", () => {
     assert.equal(parseConfig(gke({ "flux-restful:fluxToken": "[secret]" }), "s").tls, false);
   });
 
+  it("takes plain HTTP only as an explicit opt-out on a cloud stack, never together with a certificate", () => {
+    assert.equal(parseConfig(gke(), "s").insecureHttp, false);
+    assert.equal(parseConfig(eks({ "flux-restful:insecureHttp": "true" }), "s").insecureHttp, true);
+    rejects({ "flux-restful:cloud": "local", "flux-restful:insecureHttp": "true" }, "flux-restful:insecureHttp", /for gke and eks/);
+    rejects(gke({ "flux-restful:insecureHttp": "true", "flux-restful:tlsCertificate": "[secret]", "flux-restful:tlsKey": "[secret]" }),
+      "flux-restful:insecureHttp", /contradicts flux-restful:tlsCertificate/);
+    rejects(eks({ "flux-restful:insecureHttp": "true", "flux-restful:certificateArn": "arn:aws:acm:us-east-2:123456789012:certificate/a" }),
+      "flux-restful:insecureHttp", /contradicts flux-restful:certificateArn/);
+    rejects(gke({ "flux-restful:insecureHttp": "maybe" }), "flux-restful:insecureHttp", /true or false/);
+  });
+
   it("checks CIDRs for both address families", () => {
     for (const ok of ["0.0.0.0/0", "203.0.113.7/32", "2001:db8::/48", "::/0"]) assert.ok(isCidr(ok), ok);
     for (const bad of ["203.0.113.7", "300.0.0.0/8", "10.0.0.0/x", "2001:db8::/129", ""]) assert.ok(!isCidr(bad), bad);

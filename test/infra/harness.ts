@@ -7,6 +7,7 @@ import { DeclaredResource, Fakes, installOfflineMocks, settle } from "../../infr
 import { PROJECT } from "../../infra/config";
 import { runProgram, runStack } from "../../infra/program";
 import type { Fetch } from "../../infra/sources";
+import type { WaitUntilReady } from "../../infra/readiness";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { readStackFile } from "../../scripts/plan";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
@@ -90,6 +91,8 @@ export interface EvaluateOptions {
   fetch?: Fetch;
   /** Run the entry point's runStack (errors as Pulumi shows them) instead of runProgram. */
   asPulumiRunsIt?: boolean;
+  /** Poll the endpoint with this at the end (skipped otherwise, as under every other offline run). */
+  waitUntilReady?: WaitUntilReady;
 }
 
 /** The stack file's config plus overrides (secret overrides are marked secret). */
@@ -97,7 +100,7 @@ export async function evaluate(
   stack: string,
   overrides: Record<string, string> = {},
   secretOverrides: Record<string, string> = {},
-  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt }: EvaluateOptions = {},
+  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt, waitUntilReady }: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const { values, secretKeys } = readStackFile(stack);
   const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
@@ -108,7 +111,7 @@ export async function evaluate(
   let outputs: StackOutputs | undefined;
   await pulumi.runtime.runInPulumiStack(async () => {
     recordOptions(options);
-    const sources = { bundlePath, fetch, operatorManifest: fetch ? undefined : OPERATOR_MANIFEST };
+    const sources = { bundlePath, fetch, waitUntilReady, operatorManifest: fetch ? undefined : OPERATOR_MANIFEST };
     outputs = await (asPulumiRunsIt ? runStack : runProgram)(sources);
     return undefined;
   });

@@ -38,8 +38,9 @@ describe("infra plan script", function () {
     assert.match(text, /^\+ gcp:compute\/firewall:Firewall {2}gke-nodeport$/m);
     assert.match(text, /allows\[0\]\.ports = \["30093"\]/);
     assert.match(text, /token = "\[secret\]"/);
-    assert.match(text, /endpoint = \{"scheme":"http","host":"198\.51\.100\.7","port":30093\}/);
+    assert.match(text, /endpoint = \{"scheme":"https","host":"198\.51\.100\.7","port":30093\}/);
     assert.doesNotMatch(text, GENERATED);
+    assert.doesNotMatch(text, /BEGIN PRIVATE KEY/, "generated TLS keys are masked");
   });
 
   it("writes the Kubernetes objects as YAML documents with placeholder secrets", () => {

@@ -1,9 +1,10 @@
 /** The whole program per stack, evaluated under pulumi.runtime.setMocks: no CLI, no cloud, no cluster. */
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { isSecretValue, settle, valueOf } from "../../infra/mocks";
+import { fakePem, isSecretValue, settle, valueOf } from "../../infra/mocks";
 import { ConfigError } from "../../infra/config";
 import { BundleMissingError } from "../../infra/sources";
+import { NotReadyError } from "../../infra/readiness";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../../components/flux-operator.build";
 import { LB_CONTROLLER, serviceAccountSubject } from "../../components/lb-controller.build";
 import { MiniClusterManifest, SIDECAR_CONTAINER, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
@@ -27,7 +28,43 @@ const T = {
   miniCluster: "kubernetes:flux-framework.org/v1alpha2:MiniCluster",
   service: "kubernetes:core/v1:Service",
   ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+  acm: "aws:acm/certificate:Certificate",
+  selfSigned: "tls:index/selfSignedCert:SelfSignedCert",
+  certRequest: "tls:index/certRequest:CertRequest",
+  signed: "tls:index/locallySignedCert:LocallySignedCert",
 };
+
+/** What the offline tls provider answers for the stack's CA, server certificate and server key. */
+const CA_PEM = fakePem("CERTIFICATE", "api-tls-ca");
+const SERVER_PEM = fakePem("CERTIFICATE", "api-tls-server");
+const SERVER_KEY_PEM = fakePem("PRIVATE KEY", "api-tls-server-key");
+
+/** The generated CA: a stack output in the clear (clients need it), a CA certificate. */
+async function assertGeneratedCa(ev: Evaluation): Promise<void> {
+  assert.equal(one(ev.resources, T.selfSigned).inputs.isCaCertificate, true);
+  assert.ok(ev.outputs.caCertificate, "caCertificate output");
+  assert.equal(await valueOf(ev.outputs.caCertificate!), CA_PEM);
+  assert.equal(await pulumi.isSecret(ev.outputs.caCertificate!), false, "the CA certificate is public");
+  assert.ok(isSecretValue(one(ev.resources, T.signed).inputs.caPrivateKeyPem), "the CA key reaches the signer as a secret");
+}
+
+function assertNoGeneratedTls(ev: Evaluation): void {
+  assert.deepEqual(ev.resources.filter((r) => r.type.startsWith("tls:") || r.type === T.acm), []);
+  assert.equal(ev.outputs.caCertificate, undefined);
+}
+
+/** Runs `body` with pulumi.log.warn recorded. */
+async function warnings<T>(body: () => Promise<T>): Promise<{ result: T; warned: string[] }> {
+  const warned: string[] = [];
+  const log = pulumi.log as { warn: typeof pulumi.log.warn };
+  const original = log.warn;
+  log.warn = async (message: string) => { warned.push(message); };
+  try {
+    return { result: await body(), warned };
+  } finally {
+    log.warn = original;
+  }
+}
 
 const OUTPUT_NAMES: (keyof StackOutputs)[] = [
   "cloud", "endpoint", "url", "user", "token", "secretKey", "kubeconfig", "clusterName", "namespace", "miniCluster",
@@ -128,11 +165,49 @@ describe("infra stacks (mocked)", function () {
 
     it("creates nothing on AWS", () => assertNoneFrom(ev, "aws:", "eks:"));
 
-    it("exports every output; secrets stay secret; the endpoint is a node IP and the NodePort", async () => {
+    it("exports every output; secrets stay secret; the endpoint is HTTPS at a node IP and the NodePort", async () => {
       await assertOutputs(ev.outputs);
-      assert.deepEqual(await valueOf(ev.outputs.endpoint), { scheme: "http", host: "198.51.100.7", port: 30093 });
+      assert.deepEqual(await valueOf(ev.outputs.endpoint), { scheme: "https", host: "198.51.100.7", port: 30093 });
       assert.equal(await valueOf(ev.outputs.clientCommand), "npx flux-restful --stack gke jobs");
       assert.match(await valueOf(ev.outputs.kubeconfig), /gke-gcloud-auth-plugin/);
+    });
+
+    it("serves HTTPS by default: a generated CA, a certificate for the node's IP, both halves in the TLS Secret", async () => {
+      await assertGeneratedCa(ev);
+      assert.deepEqual(one(ev.resources, T.certRequest).inputs.ipAddresses, ["198.51.100.7"]);
+      assert.ok(one(ev.resources, T.signed).inputs.allowedUses.includes("server_auth"));
+      const secret = ofType(ev.resources, T.secret).find((s) => s.inputs.type === "kubernetes.io/tls")!;
+      assert.ok(isSecretValue(secret.inputs.stringData), "certificate and key reach the engine as a secret");
+      assert.deepEqual(secret.inputs.stringData.value, { "tls.crt": SERVER_PEM, "tls.key": SERVER_KEY_PEM });
+      const env = sidecarOf(ev).environment!;
+      assert.equal(env.FLUX_TLS_CERT_FILE, "/etc/flux-restful/tls/tls.crt");
+      assert.equal(env.FLUX_TLS_KEY_FILE, "/etc/flux-restful/tls/tls.key");
+      assert.ok(!JSON.stringify(ev.resources.filter((r) => r.type !== T.secret && !r.type.startsWith("tls:")).map((r) => r.inputs))
+        .includes(SERVER_KEY_PEM), "the private key is only in the Secret");
+    });
+
+    it("ends only when the API answers: polls the HTTPS url trusting the stack's CA", async () => {
+      const asked: [string, string | undefined][] = [];
+      const polled = await evaluate("gke", {}, {}, { waitUntilReady: async (url, ca) => { asked.push([url, ca]); } });
+      assert.equal(await valueOf(polled.outputs.url), "https://198.51.100.7:30093");
+      assert.deepEqual(asked, [["https://198.51.100.7:30093", CA_PEM]]);
+      assert.equal(asked.length, 1);
+      const failing = await evaluate("gke", {}, {}, { waitUntilReady: async () => { throw new NotReadyError("not ready: pods pending"); } });
+      const error = await new Promise<unknown>((resolve) => {
+        (failing.outputs.url as unknown as { promise(): Promise<string> }).promise().then(() => resolve(undefined), resolve);
+      });
+      assert.ok(error instanceof pulumi.RunError, "shown as its message alone");
+      assert.equal((error as Error).message, "not ready: pods pending");
+    });
+
+    it("serves plain HTTP only with insecureHttp, and warns", async () => {
+      const { result: plain, warned } = await warnings(() => evaluate("gke", { "flux-restful:insecureHttp": "true" }));
+      assert.equal(warned.length, 1);
+      assert.match(warned[0], /insecureHttp.*plain HTTP/);
+      assertNoGeneratedTls(plain);
+      assert.equal(ofType(plain.resources, T.secret).filter((s) => s.inputs.type === "kubernetes.io/tls").length, 0);
+      assert.equal(sidecarOf(plain).environment!.FLUX_TLS_CERT_FILE, undefined);
+      assert.deepEqual(await valueOf(plain.outputs.endpoint), { scheme: "http", host: "198.51.100.7", port: 30093 });
     });
 
     it("takes firewall ranges, credentials and HTTPS from config", async () => {
@@ -149,6 +224,8 @@ describe("infra stacks (mocked)", function () {
       assert.equal(mc.spec.size, 2);
       assert.ok(mc.spec.containers[1].environment!.FLUX_TLS_CERT_FILE);
       assert.equal((await valueOf(custom.outputs.endpoint)).scheme, "https");
+      assert.deepEqual(tls.inputs.stringData.value, { "tls.crt": "CERT", "tls.key": "KEY" }, "the configured pair wins");
+      assertNoGeneratedTls(custom);
       assert.ok(!JSON.stringify(one(custom.resources, T.miniCluster).inputs).includes("token-from-config"));
     });
   });
@@ -229,21 +306,57 @@ describe("infra stacks (mocked)", function () {
 
     it("creates nothing on Google Cloud", () => assertNoneFrom(ev, "gcp:"));
 
-    it("exports every output; the endpoint is the ALB hostname", async () => {
+    it("exports every output; the endpoint is the ALB hostname over HTTPS", async () => {
       await assertOutputs(ev.outputs);
       assert.deepEqual(await valueOf(ev.outputs.endpoint),
-        { scheme: "http", host: "k8s-offline-0123456789.us-east-2.elb.amazonaws.com", port: 80 });
+        { scheme: "https", host: "k8s-offline-0123456789.us-east-2.elb.amazonaws.com", port: 443 });
     });
 
-    it("serves HTTPS on 443 with an ACM certificate, and limits inbound CIDRs", async () => {
+    it("serves HTTPS by default: the generated certificate imported into ACM and put on the ALB's 443 listener", async () => {
+      await assertGeneratedCa(ev);
+      const acm = one(ev.resources, T.acm).inputs;
+      assert.equal(acm.certificateBody, SERVER_PEM);
+      assert.equal(acm.certificateChain, CA_PEM);
+      assert.ok(isSecretValue(acm.privateKey));
+      assert.equal(acm.privateKey.value, SERVER_KEY_PEM);
+      const a = one(ev.resources, T.ingress).inputs.metadata.annotations;
+      assert.equal(a["alb.ingress.kubernetes.io/certificate-arn"], "arn:aws:acm:us-east-2:123456789012:certificate/offline-api-certificate");
+      assert.deepEqual(JSON.parse(a["alb.ingress.kubernetes.io/listen-ports"]), [{ HTTP: 80 }, { HTTPS: 443 }]);
+      assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+      assert.ok(ev.options.find((o) => o.type === T.ingress)!.propertyDeps.metadata.includes("api-certificate"),
+        "the Ingress follows (and is deleted before) the imported certificate");
+    });
+
+    it("names every ALB host of the region in the certificate: one wildcard label, as ALB host names have", async () => {
+      const names = one(ev.resources, T.certRequest).inputs.dnsNames as string[];
+      assert.deepEqual(names, ["*.us-east-2.elb.amazonaws.com"]);
+      const host = (await valueOf(ev.outputs.endpoint)).host;
+      const [label, ...rest] = host.split(".");
+      assert.ok(!label.includes("*") && rest.join(".") === names[0].slice(2), `${host} matches ${names[0]}`);
+    });
+
+    it("keeps the HTTPS ALB on the user's ACM certificate when certificateArn is set, and limits inbound CIDRs", async () => {
       const arn = "arn:aws:acm:us-east-2:123456789012:certificate/abc-123";
       const custom = await evaluate("eks", { "flux-restful:certificateArn": arn, "flux-restful:inboundCidrs": "203.0.113.0/24" });
       const a = one(custom.resources, T.ingress).inputs.metadata.annotations;
       assert.equal(a["alb.ingress.kubernetes.io/certificate-arn"], arn);
       assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443");
       assert.equal(a["alb.ingress.kubernetes.io/inbound-cidrs"], "203.0.113.0/24");
+      assertNoGeneratedTls(custom);
       assert.deepEqual(await valueOf(custom.outputs.endpoint),
         { scheme: "https", host: "k8s-offline-0123456789.us-east-2.elb.amazonaws.com", port: 443 });
+    });
+
+    it("serves plain HTTP on port 80 only with insecureHttp, and warns", async () => {
+      const { result: plain, warned } = await warnings(() => evaluate("eks", { "flux-restful:insecureHttp": "true" }));
+      assert.equal(warned.length, 1);
+      assert.match(warned[0], /insecureHttp/);
+      assertNoGeneratedTls(plain);
+      const a = one(plain.resources, T.ingress).inputs.metadata.annotations;
+      assert.equal(a["alb.ingress.kubernetes.io/certificate-arn"], undefined);
+      assert.deepEqual(JSON.parse(a["alb.ingress.kubernetes.io/listen-ports"]), [{ HTTP: 80 }]);
+      assert.deepEqual(await valueOf(plain.outputs.endpoint),
+        { scheme: "http", host: "k8s-offline-0123456789.us-east-2.elb.amazonaws.com", port: 80 });
     });
   });
 
@@ -268,6 +381,7 @@ describe("infra stacks (mocked)", function () {
     it("exports a port-forward endpoint and a kubeconfig holding only the pinned context", async () => {
       await assertOutputs(ev.outputs);
       assert.deepEqual(await valueOf(ev.outputs.endpoint), { scheme: "http", host: "127.0.0.1", port: 5000 });
+      assertNoGeneratedTls(ev);
       assert.equal(ev.outputs.portForwardCommand, "kubectl -n flux-restful port-forward svc/flux-restful-api 5000:5000");
       assert.equal(await valueOf(ev.outputs.clusterName), "kind-dev");
       assert.ok(!(await valueOf(ev.outputs.kubeconfig)).includes("prod-secret-token"));
@@ -277,6 +391,15 @@ describe("infra stacks (mocked)", function () {
       const custom = await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" });
       assert.deepEqual(await valueOf(custom.outputs.endpoint), { scheme: "http", host: "172.18.0.2", port: 30093 });
       assert.equal(custom.outputs.portForwardCommand, undefined);
+    });
+
+    it("polls the endpoint only at a node address: a port-forward is not running during pulumi up", async () => {
+      const asked: string[] = [];
+      const waitUntilReady = async (url: string) => { asked.push(url); };
+      await valueOf((await evaluate("local", PINNED, {}, { waitUntilReady })).outputs.url);
+      assert.deepEqual(asked, []);
+      await valueOf((await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" }, {}, { waitUntilReady })).outputs.url);
+      assert.deepEqual(asked, ["http://172.18.0.2:30093"]);
     });
   });
 

@@ -30,6 +30,8 @@ interface StackOutputs {
   user?: string;
   token?: string;
   secretKey?: string;
+  /** The stack's own CA (stacks that generate their certificate). */
+  caCertificate?: string;
 }
 
 /** Runs `pulumi stack output --json --show-secrets --stack NAME` and reads our outputs. */
@@ -52,7 +54,7 @@ export function readStackOutputs(stack: string, env: NodeJS.ProcessEnv, cwd?: st
       if (typeof outputs.url !== "string") {
         return reject(new FluxRestfulError(`stack "${stack}" has no url output yet (run pulumi up first)`));
       }
-      resolve({ host: outputs.url, user: outputs.user, token: outputs.token, secretKey: outputs.secretKey });
+      resolve({ host: outputs.url, user: outputs.user, token: outputs.token, secretKey: outputs.secretKey, ca: outputs.caCertificate });
     });
   });
 }
@@ -67,6 +69,8 @@ export async function explicitConnection(flags: ConnectionFlags, env: NodeJS.Pro
     user: pick(flags.user, stack.user, "FLUX_USER"),
     token: pick(flags.token, stack.token, "FLUX_TOKEN"),
     secretKey: pick(flags.secretKey, stack.secretKey, "FLUX_SECRET_KEY"),
+    // The stack's CA vouches for the stack's endpoint only.
+    ca: flags.host ? undefined : stack.ca,
   };
 }
 
@@ -87,5 +91,7 @@ export async function resolveConnection(flags: ConnectionFlags, env: NodeJS.Proc
     user: given.user ?? profile?.user,
     token: given.token ?? profile?.token,
     secretKey: given.secretKey ?? profile?.secretKey,
+    // A CA comes with its host: the stack's (given) or the profile's.
+    ca: given.host !== undefined ? given.ca : profile?.ca,
   };
 }

@@ -13,6 +13,8 @@ export interface Profile {
   user?: string;
   token?: string;
   secretKey?: string;
+  /** PEM CA that vouches for `host` (a stack that generated its own certificate). */
+  ca?: string;
 }
 
 export interface ProfileFile {
