@@ -14,7 +14,6 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { FLUX_OPERATOR } from "../../components/flux-operator.build";
@@ -27,6 +26,7 @@ import {
 } from "../../components/minicluster.build";
 import { socketPathFromUri } from "../../sidecar/flux/uri";
 import { buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
+import { freePort } from "../support/free-port";
 import { startBroker, type BrokerHandle } from "../support/broker";
 import { podNode } from "../support/pod-node";
 
@@ -38,16 +38,6 @@ function unshareWorks(): string | undefined {
   } catch (err) {
     return `unshare -m failed: ${(err as Error).message}`;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
 }
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;

@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BUNDLE_LIMIT_BYTES, buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
+import { freePort } from "../support/free-port";
 import { startBroker } from "../support/broker";
 import type { Broker } from "./support";
 
@@ -20,16 +20,6 @@ function run(script: string, env: Record<string, string>): { child: ChildProcess
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, output: () => output, exit };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
 }
 
 describe("sidecar: the one-file bundle", function () {

@@ -5,10 +5,11 @@
  * the health routes before, during and after. Loopback only; it stops by itself.
  */
 import { spawn } from "node:child_process";
-import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBroker } from "../support/broker";
+import { freePort } from "../support/free-port";
 import { SIDECAR_MALLOC_ENV, SIDECAR_NODE_FLAGS } from "../../components/minicluster.build";
 
 const bundle = process.argv[2] ?? "dist/sidecar.js";
@@ -29,12 +30,7 @@ async function get(port: number, path: string): Promise<string> {
 
 async function main() {
   const broker = await startBroker();
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port: free } = probe.address() as AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
+  const port = await freePort();
   // The sidecar keeps this machine's default descriptor limit; the flooding side gets more.
   const child = spawn("sh", ["-c", 'ulimit -n 4096 && exec "$0" "$@"', process.execPath, ...SIDECAR_NODE_FLAGS, bundle], {
     env: { ...process.env, ...SIDECAR_MALLOC_ENV, FLUX_URI: broker.uri, HOST: "127.0.0.1", PORT: String(port), FLUX_LOG_LEVEL: "silent" },
