@@ -32,6 +32,13 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: "flux_sidecar_" });
   }
 
+  /** Idempotency keys held, read when scraped. */
+  trackIdempotencyKeys(keys: { readonly size: number }): void {
+    new Gauge({ name: "flux_sidecar_idempotency_keys", help: "Idempotency-Key entries of submits currently remembered", registers: [this.registry], collect() {
+      this.set(keys.size);
+    } });
+  }
+
   /** Connection counts, read from the gate when scraped. */
   trackConnections(gate: ConnectionGate): void {
     const registers = [this.registry];

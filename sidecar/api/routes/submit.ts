@@ -1,5 +1,4 @@
 /** POST /v1/jobs/submit: fields from the query, a JSON body or a form body. */
-import { Gauge } from "prom-client";
 import { ApiError } from "../errors";
 import type { ApiApp, ApiDeps } from "../deps";
 import type { ApiRequest } from "../http";
@@ -76,14 +75,7 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
   const windowMs = config.idempotencyWindowSeconds * 1000;
   const keys = new IdempotencyKeys(windowMs, config.idempotencyMaxKeys);
   let waiting = 0;
-  new Gauge({
-    name: "flux_sidecar_idempotency_keys",
-    help: "Idempotency-Key entries of submits currently remembered",
-    registers: [metrics.registry],
-    collect() {
-      this.set(keys.size);
-    },
-  });
+  metrics.trackIdempotencyKeys(keys);
 
   app.post("/v1/jobs/submit", async (req) => {
     const key = parseIdempotencyKey(req.header("idempotency-key"));
