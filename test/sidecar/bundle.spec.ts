@@ -13,8 +13,8 @@ import { freePort } from "../support/free-port";
 import { startBroker } from "../support/broker";
 import type { Broker } from "./support";
 
-function run(script: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [script], { cwd: path.dirname(script), env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function run(script: string, env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [...nodeArgs, script], { cwd: path.dirname(script), env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -91,6 +91,31 @@ describe("sidecar: the one-file bundle", function () {
       assert.equal((await fetch(`${url}/v1/nodes`, { headers: { authorization: credentials } })).status, 200);
       proc.child.kill("SIGTERM");
       assert.equal(await proc.exit, 0);
+    } finally {
+      proc.child.kill("SIGKILL");
+    }
+  });
+
+  it("loads neither TLS nor zlib when serving plain HTTP, /metrics included (the parts of dependencies that would are left out)", async () => {
+    // Node's own record of the built-in modules the process loaded, written as it exits.
+    const preload = path.join(dir, "modules.js");
+    fs.writeFileSync(preload, `process.on("exit", () => process.stderr.write("modules: " + process.moduleLoadList.join(",") + "\\n"));`);
+    const proc = run(script, { FLUX_URI: broker.uri, HOST: "127.0.0.1", PORT: "0" }, ["--require", preload]);
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 200 && !url; i++) {
+        url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(proc.output())?.[1];
+        if (!url) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.ok(url, `no banner in: ${proc.output()}`);
+      const metrics = await fetch(`${url}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /^flux_sidecar_connections_open 1$/m);
+      proc.child.kill("SIGTERM");
+      assert.equal(await proc.exit, 0);
+      const modules = /modules: (.*)/.exec(proc.output())?.[1].split(",") ?? [];
+      assert.ok(modules.includes("NativeModule http"), `no module list in: ${proc.output()}`);
+      for (const unwanted of ["NativeModule tls", "NativeModule https", "NativeModule zlib"]) assert.ok(!modules.includes(unwanted), unwanted);
     } finally {
       proc.child.kill("SIGKILL");
     }
