@@ -59,6 +59,15 @@ export function createLogger(opts: { level: string; secrets: string[]; destinati
   );
 }
 
+/**
+ * The logger for the one line per request. Its fields are flat (method, path, status, ms, user),
+ * so no redact path can match them, and pino's key-based redaction, which walks its paths again
+ * for every line, was 40% of all a request allocated. The scrubber still runs on every line.
+ */
+export function requestLogger(log: Logger): Logger {
+  return log.child({}, { redact: [] });
+}
+
 /** "********" when set, "(unset)" otherwise: the banner says whether a secret exists, never what it is. */
 export function masked(value: string | undefined): string {
   return value ? "********" : "(unset)";

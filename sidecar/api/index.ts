@@ -2,6 +2,7 @@
  * The HTTP application: cross-cutting middleware (request logs and metrics, body limit, auth),
  * then one small module per route group over the shared service layer.
  */
+import { requestLogger } from "../log";
 import type { ApiApp, ApiDeps } from "./deps";
 import { errorResponse, notFound } from "./errors";
 import { createListener, Router, type ListenerOptions } from "./http";
@@ -37,6 +38,7 @@ export function buildApi(deps: ApiDeps): ApiApp {
 
 /** The node:http request listener: request logs and metrics, the body limit, errors as JSON. */
 export function apiListener(app: ApiApp, { config, log, metrics, shutdownSignal }: ApiDeps, reserveOnly?: ListenerOptions["reserveOnly"]) {
+  const requestLog = requestLogger(log);
   return createListener(app, {
     reserveOnly,
     maxBodyBytes: config.maxBodyBytes,
@@ -48,7 +50,7 @@ export function apiListener(app: ApiApp, { config, log, metrics, shutdownSignal 
       metrics.requests.inc({ method: req.method, route: req.route, status });
       metrics.duration.observe({ method: req.method, route: req.route }, seconds);
       if (status === 503) metrics.brokerUp.set(0);
-      log.info({ method: req.method, path: req.path, status, ms: Math.round(seconds * 10000) / 10, user: req.user }, "request");
+      requestLog.info({ method: req.method, path: req.path, status, ms: Math.round(seconds * 10000) / 10, user: req.user }, "request");
     },
     streamOpened: () => metrics.openStreams.inc(),
     streamClosed: () => metrics.openStreams.dec(),

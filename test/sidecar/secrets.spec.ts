@@ -55,6 +55,7 @@ describe("sidecar: secrets", function () {
     await fetch(`${sidecar.url}/v1/nodes`, { headers: { authorization: `Basic ${basic}` } });
     await fetch(`${sidecar.url}/v1/nodes`, { headers: { cookie } });
     await fetch(`${sidecar.url}/v1/jobs?token=${sidecar.token}`, { headers: { authorization: `Bearer ${token}` } });
+    await fetch(`${sidecar.url}/v1/jobs/${sidecar.token}/output`, { headers: { authorization: `Bearer ${token}` } }); // in the request line's path
     await fetch(`${sidecar.url}/v1/jobs/submit?command=true&workdir=${sidecar.secretKey}`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     const log = sidecar.logLines.join("\n");
     assert.ok(sidecar.logLines.length > 5);
