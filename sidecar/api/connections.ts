@@ -43,14 +43,55 @@ interface Handle {
   /** Bytes the kernel has taken, and when that last moved (or nothing was waiting). */
   flushed: number;
   progressAt: number;
+  /** Not yet released. */
+  open: boolean;
+  /** In the idle queue, between these two. */
+  idle: boolean;
+  older?: Handle;
+  newer?: Handle;
+}
+
+/**
+ * Connections without a request in progress, longest idle first: a list threaded through the
+ * handles, so taking a connection out for a request and putting it back after the answer
+ * allocates nothing. (A Map's delete and set, once per request, kept rebuilding its table, and
+ * the tables outlived young collections: a quarter of what a busy server moved into its old
+ * generation.)
+ */
+class IdleQueue {
+  private oldest?: Handle;
+  private newest?: Handle;
+
+  /** Puts `handle` at the newest end. */
+  add(handle: Handle): void {
+    this.remove(handle);
+    handle.idle = true;
+    handle.older = this.newest;
+    if (this.newest) this.newest.newer = handle;
+    else this.oldest = handle;
+    this.newest = handle;
+  }
+
+  remove(handle: Handle): void {
+    if (!handle.idle) return;
+    if (handle.older) handle.older.newer = handle.newer;
+    else this.oldest = handle.newer;
+    if (handle.newer) handle.newer.older = handle.older;
+    else this.newest = handle.older;
+    handle.idle = false;
+    handle.older = handle.newer = undefined;
+  }
+
+  first(): Handle | undefined {
+    return this.oldest;
+  }
 }
 
 export class ConnectionGate {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly reserve = new Set<string>();
-  /** Connections without a request in progress, longest idle first. */
-  private readonly idle = new Map<string, Handle>();
+  private readonly idle = new IdleQueue();
   private readonly handles = new Map<string, Handle>();
   private refusing = 0;
   refused = 0;
@@ -65,11 +106,11 @@ export class ConnectionGate {
     const check = setInterval(() => this.cutStalledReaders(), STALL_CHECK_MS).unref();
     server.once("close", () => clearInterval(check));
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-      const key = peerKey(req.socket);
-      this.idle.delete(key);
+      const handle = this.handles.get(peerKey(req.socket));
+      if (!handle) return;
+      this.idle.remove(handle);
       res.once("finish", () => {
-        const handle = this.handles.get(key);
-        if (handle) this.idle.set(key, handle);
+        if (handle.open) this.idle.add(handle);
       });
     });
   }
@@ -100,21 +141,20 @@ export class ConnectionGate {
     if (this.open >= this.limits.maxConnections) this.reserve.add(key);
     this.open++;
     this.perAddress.set(address, fromAddress + 1);
-    let released = false;
     const release = () => {
-      if (released) return;
-      released = true;
+      if (!handle.open) return;
+      handle.open = false;
       this.open--;
       this.reserve.delete(key);
-      this.idle.delete(key);
+      this.idle.remove(handle);
       this.handles.delete(key);
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.perAddress.set(address, left);
       else this.perAddress.delete(address);
     };
-    const handle: Handle = { socket, release, flushed: 0, progressAt: Date.now() };
+    const handle: Handle = { socket, release, flushed: 0, progressAt: Date.now(), open: true, idle: false };
     this.handles.set(key, handle);
-    this.idle.set(key, handle);
+    this.idle.add(handle);
     socket.once("close", release);
   }
 
@@ -139,9 +179,9 @@ export class ConnectionGate {
   }
 
   private evictLongestIdle(): void {
-    const oldest = this.idle.entries().next();
-    if (oldest.done) return;
-    const { socket, release } = oldest.value[1];
+    const oldest = this.idle.first();
+    if (!oldest) return;
+    const { socket, release } = oldest;
     this.evicted++;
     // Freed now, not on the close event a tick later, so the new connection takes its place.
     release();
