@@ -1,6 +1,39 @@
 /** Prometheus metrics on a registry per server (tests run several servers in one process). */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import eventLoopLag from "prom-client/lib/metrics/eventLoopLag";
+import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed";
+import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed";
+import osMemoryHeap from "prom-client/lib/metrics/osMemoryHeap";
+import processCpuTotal from "prom-client/lib/metrics/processCpuTotal";
+import processHandles from "prom-client/lib/metrics/processHandles";
+import processMaxFileDescriptors from "prom-client/lib/metrics/processMaxFileDescriptors";
+import processOpenFileDescriptors from "prom-client/lib/metrics/processOpenFileDescriptors";
+import processRequests from "prom-client/lib/metrics/processRequests";
+import processResources from "prom-client/lib/metrics/processResources";
+import processStartTime from "prom-client/lib/metrics/processStartTime";
+import version from "prom-client/lib/metrics/version";
 import type { ConnectionGate } from "./connections";
+
+/**
+ * prom-client's default process metrics (collectDefaultMetrics) but its GC-duration histogram:
+ * that one turns every garbage collection into a performance entry, and under load (hundreds of
+ * young collections a second) those entries were about a third of what outlived the young
+ * generation: 1.5-2 MiB more RSS after a burst of requests on Node 24.
+ */
+const PROCESS_METRICS = [
+  processCpuTotal,
+  processStartTime,
+  osMemoryHeap,
+  processOpenFileDescriptors,
+  processMaxFileDescriptors,
+  eventLoopLag,
+  processResources,
+  processHandles,
+  processRequests,
+  heapSizeAndUsed,
+  heapSpacesSizeAndUsed,
+  version,
+];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -29,7 +62,7 @@ export class Metrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "flux_sidecar_" });
+    for (const collect of PROCESS_METRICS) collect(this.registry, { prefix: "flux_sidecar_", eventLoopMonitoringPrecision: 10 });
   }
 
   /** Idempotency keys held, read when scraped. */

@@ -88,6 +88,8 @@ describe("sidecar: bad input and broker failures", function () {
     const text = await (await api("/metrics")).text();
     assert.match(text, /flux_sidecar_http_requests_total\{method="GET",route="\/v1\/nodes",status="200"\} \d+/);
     assert.match(text, /flux_sidecar_process_resident_memory_bytes \d+/);
+    assert.match(text, /flux_sidecar_nodejs_eventloop_lag_seconds \d/);
+    assert.doesNotMatch(text, /nodejs_gc_duration_seconds/); // left out: it costs memory under load (sidecar/api/metrics.ts)
   });
 
   it("shutting down ends open streams instead of waiting for them", async () => {
