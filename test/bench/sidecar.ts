@@ -4,7 +4,8 @@
  * the one running: test/support/pod-node.ts) with the MiniCluster's node flags and malloc settings
  * (components/minicluster.build.ts). First its memory: RSS and anonymous RSS after 16 keep-alive
  * clients on GET /v1/jobs with 100 jobs, beside an empty http.createServer on the same Node with
- * the same flags under the same load (the floor; target: at most 1.25x). Then 8 clients on
+ * the same flags under the same load (the floor; target: at most 1.25x), BENCH_RUNS times (default
+ * 3: one run moves by 1-2 MiB with the point of its last collection), with the spread. Then 8 clients on
  * loopback: req/s and p50/p99 for GET /v1/jobs with 100 and 1000 jobs, GET /v1/nodes and POST
  * /v1/jobs/submit, and the RSS after them. Against FLUX_URI when set (a real broker: also times
  * `flux submit --cc` for comparison when `flux` is on PATH), else an in-process test broker. Each
@@ -15,9 +16,10 @@
  * dist/sidecar.js), unless BENCH_SIDECAR_BUNDLE names another bundle to measure (say, a build of
  * the previous commit, for a before/after).
  *
- * `npm run bench:sidecar -- --flag-table` measures only the memory load, once per set of settings:
- * Node's defaults, the MiniCluster's, the MiniCluster's without each of its flags and malloc
- * variables in turn, and with each candidate flag it leaves out added: the evidence for the choice.
+ * `npm run bench:sidecar -- --flag-table` measures only the memory load, BENCH_RUNS times (default
+ * 2) per set of settings, the sets taken in turn each round: Node's defaults, the MiniCluster's,
+ * the MiniCluster's without each of its flags and malloc variables in turn, and with each
+ * candidate flag it leaves out added: the evidence for the choice.
  *
  *   PATH=/opt/flux-core/bin:$PATH flux start --test-size=4 npm run bench:sidecar
  */
@@ -46,8 +48,17 @@ const FLOOR_RATIO_TARGET = 1.25;
 const PYTHON = { jobs100: 76, jobs1000: 10, nodes: 350, submit: 30 };
 const OTHER_BUNDLE = process.env.BENCH_SIDECAR_BUNDLE;
 const FLAG_TABLE = process.argv.includes("--flag-table");
-/** Flags the MiniCluster leaves out, measured on top of its own set by --flag-table. */
-const CANDIDATE_FLAGS = [["--no-sparkplug"], ["--single-threaded"], ["--max-lazy"], ["--lite-mode"], ["--jitless"]];
+const RUNS = Number(process.env.BENCH_RUNS ?? (FLAG_TABLE ? 2 : 3));
+/** Flags the MiniCluster leaves out, measured on top of its own set by --flag-table (a later flag overrides an earlier one). */
+const CANDIDATE_FLAGS = [
+  ["--no-sparkplug"],
+  ["--single-threaded"],
+  ["--max-lazy"],
+  ["--lite-mode"],
+  ["--jitless"],
+  ["--max-semi-space-size=2"],
+  ["--memory-saver-mode"],
+];
 
 /** How a process is started: which node, with which flags and malloc variables. */
 interface Settings { name: string; flags: string[]; malloc: Record<string, string> }
@@ -266,16 +277,27 @@ function flagTableSettings(): Settings[] {
   ];
 }
 
+/** "a" for one run, "min-max" for several (figures of one settings' runs). */
+function spread(values: number[], digits: number, unit = ""): string {
+  const lo = Math.min(...values).toFixed(digits);
+  const hi = Math.max(...values).toFixed(digits);
+  return lo === hi ? `${lo}${unit}` : `${lo}-${hi}${unit}`;
+}
+
+/** One row per settings, each figure the spread of its runs; the ratio is taken within each run. */
 function printMemoryTable(runs: MemoryRun[]): void {
   console.log(`| settings | sidecar RSS, MiB | anonymous | GET /v1/jobs req/s | x Python | empty server RSS | anonymous | empty req/s | RSS / empty |`);
   console.log("|---|---|---|---|---|---|---|---|---|");
-  for (const r of runs) {
+  const bySettings = new Map<Settings, MemoryRun[]>();
+  for (const r of runs) bySettings.set(r.settings, [...(bySettings.get(r.settings) ?? []), r]);
+  for (const [settings, rs] of bySettings) {
+    const errors = rs.reduce((sum, r) => sum + r.errors, 0);
     console.log(
-      `| ${r.settings.name} | ${r.sidecar.rss.toFixed(1)} | ${r.sidecar.anon.toFixed(1)} | ${r.sidecarRps.toFixed(0)}${r.errors ? ` (${r.errors} errors)` : ""} | ${(r.sidecarRps / PYTHON.jobs100).toFixed(0)}x | ${r.empty.rss.toFixed(1)} | ${r.empty.anon.toFixed(1)} | ${r.emptyRps.toFixed(0)} | ${(r.sidecar.rss / r.empty.rss).toFixed(2)}x |`,
+      `| ${settings.name} | ${spread(rs.map((r) => r.sidecar.rss), 1)} | ${spread(rs.map((r) => r.sidecar.anon), 1)} | ${spread(rs.map((r) => r.sidecarRps), 0)}${errors ? ` (${errors} errors)` : ""} | ${spread(rs.map((r) => r.sidecarRps / PYTHON.jobs100), 0, "x")} | ${spread(rs.map((r) => r.empty.rss), 1)} | ${spread(rs.map((r) => r.empty.anon), 1)} | ${spread(rs.map((r) => r.emptyRps), 0)} | ${spread(rs.map((r) => r.sidecar.rss / r.empty.rss), 2, "x")} |`,
     );
   }
   console.log("\nsettings:");
-  for (const r of runs) console.log(`- ${r.settings.name}: ${settingsText(r.settings)}`);
+  for (const settings of bySettings.keys()) console.log(`- ${settings.name}: ${settingsText(settings)}`);
 }
 
 async function main(): Promise<void> {
@@ -295,17 +317,22 @@ async function main(): Promise<void> {
 
     if (FLAG_TABLE) {
       const runs: MemoryRun[] = [];
-      for (const s of flagTableSettings()) {
-        runs.push(await memoryRun(node, bundle, s, uri));
-        console.error(`measured: ${s.name}`);
+      const startLoad = os.loadavg()[0];
+      for (let round = 1; round <= RUNS; round++) {
+        for (const s of flagTableSettings()) {
+          runs.push(await memoryRun(node, bundle, s, uri));
+          console.error(`measured: ${s.name} (run ${round} of ${RUNS})`);
+        }
       }
-      console.log(`\nsidecar memory by settings: Node ${nodeVersion}, ${broker}, auth on, ${memoryLoad}, one run,`);
-      console.log(`${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)} at the end, ${bundle}\n`);
+      console.log(`\nsidecar memory by settings: Node ${nodeVersion}, ${broker}, auth on, ${memoryLoad}, ${RUNS} runs each (min-max),`);
+      console.log(`${os.cpus().length} CPUs, load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end, ${bundle}\n`);
       printMemoryTable(runs);
       return;
     }
 
-    const memory = await memoryRun(node, bundle, settings, uri);
+    const startLoad = os.loadavg()[0];
+    const memoryRuns: MemoryRun[] = [];
+    for (let i = 0; i < RUNS; i++) memoryRuns.push(await memoryRun(node, bundle, settings, uri));
     const sidecar = await startSidecar(node, bundle, settings, uri);
     try {
       const results: Array<Result & { python: number; jobs?: number }> = [];
@@ -327,11 +354,17 @@ async function main(): Promise<void> {
 
       console.log(`\nsidecar benchmark: Node ${nodeVersion}, ${broker}, ${CONCURRENCY} clients, ${SECONDS} s per phase, auth on,`);
       console.log(`node flags and malloc settings: ${settings.name} (${settingsText(settings)}), ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, ${bundle}\n`);
-      console.log(`memory, ${memoryLoad}:`);
-      console.log(`sidecar ${mib(memory.sidecar)} after the load (${mib(memory.idle)} idle), ${memory.sidecarRps.toFixed(0)} req/s${memory.errors ? `, ${memory.errors} errors` : ""}`);
-      console.log(`empty http.createServer ${mib(memory.empty)} after the same load, ${memory.emptyRps.toFixed(0)} req/s`);
-      const ratio = memory.sidecar.rss / memory.empty.rss;
-      console.log(`sidecar RSS / empty server RSS: ${ratio.toFixed(2)}x (target at most ${FLOOR_RATIO_TARGET}x: ${ratio <= FLOOR_RATIO_TARGET ? "met" : "NOT MET"})\n`);
+      console.log(`memory, ${memoryLoad}, ${RUNS} runs (load average ${startLoad.toFixed(1)} before them):`);
+      for (const memory of memoryRuns) {
+        const ratio = memory.sidecar.rss / memory.empty.rss;
+        console.log(
+          `- sidecar ${mib(memory.sidecar)} after the load (${mib(memory.idle)} idle), ${memory.sidecarRps.toFixed(0)} req/s${memory.errors ? `, ${memory.errors} errors` : ""}; ` +
+            `empty http.createServer ${mib(memory.empty)} after the same load, ${memory.emptyRps.toFixed(0)} req/s; ratio ${ratio.toFixed(2)}x`,
+        );
+      }
+      const ratios = memoryRuns.map((r) => r.sidecar.rss / r.empty.rss);
+      const worst = Math.max(...ratios);
+      console.log(`sidecar RSS / empty server RSS: ${spread(ratios, 2, "x")} (target at most ${FLOOR_RATIO_TARGET}x in every run: ${worst <= FLOOR_RATIO_TARGET ? "met" : "NOT MET"})\n`);
       console.log("| endpoint | jobs listed | req/s | p50 ms | p99 ms | errors | Python req/s | ratio | RSS after, MiB |");
       console.log("|---|---|---|---|---|---|---|---|---|");
       for (const r of results) {
