@@ -318,8 +318,9 @@ async function main(): Promise<void> {
     if (FLAG_TABLE) {
       const runs: MemoryRun[] = [];
       const startLoad = os.loadavg()[0];
+      const table = flagTableSettings();
       for (let round = 1; round <= RUNS; round++) {
-        for (const s of flagTableSettings()) {
+        for (const s of table) {
           runs.push(await memoryRun(node, bundle, s, uri));
           console.error(`measured: ${s.name} (run ${round} of ${RUNS})`);
         }
