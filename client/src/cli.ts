@@ -201,6 +201,11 @@ function getOptions(): Option[] {
   ];
 }
 
+/** Bad options or operands found while running a command (commander reports its own). */
+class UsageError extends FluxRestfulError {
+  override name = "UsageError";
+}
+
 function isDirectory(file: string): boolean {
   try {
     return statSync(file).isDirectory();
@@ -625,10 +630,15 @@ class Cli {
     const withOptions = (cmd: Command, options: Option[]) => (options.forEach((o) => cmd.addOption(o)), cmd);
     // commander passes (...operands, options, command); actions take the operands and every flag,
     // those given before the command (the program's) and after it (the command's, which win)
+    // (a usage error found by an action is not one commander has printed: it becomes a UsageError)
     const act = <A extends unknown[], F>(action: (...args: [...A, F]) => Promise<void> | void) =>
       async (...args: unknown[]) => {
         const cmd = args.at(-1) as Command;
-        await action(...([...args.slice(0, -2), { ...program.opts(), ...cmd.opts() }] as [...A, F]));
+        try {
+          await action(...([...args.slice(0, -2), { ...program.opts(), ...cmd.opts() }] as [...A, F]));
+        } catch (err) {
+          throw err instanceof InvalidArgumentError ? new UsageError(err.message) : err;
+        }
       };
 
     withOptions(command("run", "submit a job, stream its output, exit with its code (like flux run)"), [...jobOptions(), ...getOptions()])
@@ -747,9 +757,9 @@ class Cli {
       await this.program().parseAsync(argv, { from: "user" });
       return this.exitCode;
     } catch (err) {
-      if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_ERROR;
+      if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_ERROR; // commander has said why
       this.warn((err as Error)?.message ?? String(err));
-      if (err instanceof InvalidArgumentError) return USAGE_ERROR;
+      if (err instanceof UsageError) return USAGE_ERROR;
       return err instanceof WaitTimeoutError ? 124 : FAILURE;
     }
   }
