@@ -19,7 +19,7 @@ export const SKIP_MESSAGE = "flux not on PATH: real-broker suites skipped (contr
 export const REAL_BROKER_SUITES: Record<string, string[]> = {
   contract: ["test/contract/**/*.spec.ts"],
   sidecar: ["test/sidecar/*.spec.ts"],
-  client: ["test/client/e2e.spec.ts"],
+  client: ["test/client/e2e.spec.ts", "test/client/workspace.spec.ts", "test/client/files-cli.spec.ts"],
   reliability: ["test/reliability/**/*.spec.ts"],
   web: ["test/web/*.spec.ts"],
 };
