@@ -336,8 +336,13 @@ export class FluxRestfulClient {
 
   /** What the server's OpenAPI document lists for submit: the `name` and `files` fields, the Idempotency-Key header (our sidecar has them all). */
   private submitFeatures(): Promise<SubmitFeatures> {
-    this.features ??= (async () => {
-      const doc = (await this.callJson({ method: "GET", path: "openapi.json" }).catch(() => undefined)) as
+    if (this.features) return this.features;
+    const features = (async (): Promise<SubmitFeatures> => {
+      // No document (an error status) means no features; an unreachable server means not known yet.
+      const doc = (await this.callJson({ method: "GET", path: "openapi.json" }).catch((err) => {
+        if (err instanceof ConnectionError || err instanceof AuthenticationError) throw err;
+        return undefined;
+      })) as
         | { paths?: Record<string, { post?: OpenApiOperation }>; components?: { schemas?: Record<string, OpenApiSchema> } }
         | undefined;
       const op = doc?.paths?.["/v1/jobs/submit"]?.post;
@@ -353,7 +358,11 @@ export class FluxRestfulClient {
         });
       return { name: lists("name"), idempotencyKey, files: lists("files") };
     })();
-    return this.features;
+    this.features = features;
+    features.catch(() => {
+      if (this.features === features) this.features = undefined; // asked again next time
+    });
+    return features;
   }
 
   /** The job's output so far (our sidecar) or once it is complete (the Python server blocks). */
