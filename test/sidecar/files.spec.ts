@@ -152,7 +152,9 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
 
     it("multipart: a script part, file parts and file_modes", async () => {
       const form = new FormData();
-      form.set("script", new Blob(["#!/bin/sh\ncat {{tmpdir}}/notes.txt 2>/dev/null; cat \"$FLUX_JOB_TMPDIR/notes.txt\"; \"$FLUX_JOB_TMPDIR/tool.sh\"\n"]), "job.sh");
+      // A batch script finds its files beside itself: the nested instance runs it without the
+      // enclosing job's FLUX_JOB_TMPDIR (broker/runat.c), and only argv gets {{tmpdir}} rendered.
+      form.set("script", new Blob(['#!/bin/sh\nhere=$(dirname "$0")\necho "tmpdir=[$FLUX_JOB_TMPDIR]"\ncat "$here/notes.txt"\n"$here/tool.sh"\n']), "job.sh");
       form.append("files", new Blob(["from a form\n"]), "notes.txt");
       form.append("files", new Blob(["#!/bin/sh\necho tool-ran\n"]), "tool.sh");
       form.set("file_modes", JSON.stringify({ "tool.sh": "0755" }));
@@ -164,6 +166,7 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       assert.equal(info.name, "job.sh");
       assert.match(out, /from a form\n/);
       assert.match(out, /tool-ran/);
+      assert.match(out, /tmpdir=\[\]/);
     });
 
     it("files at the byte limit are taken; past it, or past the count, a 413 names the limit", async () => {

@@ -11,7 +11,7 @@ import { compressHostlist } from "../../../sidecar/flux/hostlist";
 import { Eventlog } from "./eventlog";
 import { TaskExecutor, type OutputStream, type TaskSpec } from "./executor";
 import { FluidGenerator } from "./fluid";
-import { initialProgram, jobTmpdir, prepareTmpdir, renderTemplates, ShellInitError } from "./shell";
+import { initialProgram, initialProgramEnvironment, jobTmpdir, prepareTmpdir, renderTemplates, ShellInitError } from "./shell";
 import { ResourcePool, Unsatisfiable, resourceRequest, type NodeAllocation, type NodeSpec, type ResourceRequest } from "./resources";
 
 export const JobState = { NEW: 1, DEPEND: 2, PRIORITY: 4, SCHED: 8, RUN: 16, CLEANUP: 32, INACTIVE: 64 } as const;
@@ -292,21 +292,22 @@ export class Instance {
       tasksOnNode.set(nodeRank, localId + 1);
       const tmpdir = tmpdirOf.get(nodeRank)!;
       const argv = (program ?? job.command).map((arg) => renderTemplates(arg, { tmpdir, id: job.id, name }, report));
+      const env = {
+        ...base,
+        FLUX_TASK_RANK: String(rank),
+        FLUX_TASK_LOCAL_ID: String(localId),
+        FLUX_JOB_ID: job.id.toString(),
+        FLUX_JOB_SIZE: String(count),
+        FLUX_JOB_NNODES: String(allocation.length),
+        FLUX_JOB_TMPDIR: tmpdir,
+        FLUX_URI: this.opts.uri(),
+      };
       return {
         rank,
         hostname: this.pool.hostname(nodeRank),
         argv: program && rank > 0 ? ["/bin/sh", "-c", ""] : argv,
         cwd,
-        env: {
-          ...base,
-          FLUX_TASK_RANK: String(rank),
-          FLUX_TASK_LOCAL_ID: String(localId),
-          FLUX_JOB_ID: job.id.toString(),
-          FLUX_JOB_SIZE: String(count),
-          FLUX_JOB_NNODES: String(allocation.length),
-          FLUX_JOB_TMPDIR: tmpdir,
-          FLUX_URI: this.opts.uri(),
-        },
+        env: program ? initialProgramEnvironment(env) : env,
       };
     });
   }

@@ -78,3 +78,13 @@ export function initialProgram(argv: string[]): string[] | undefined {
   const at = argv.findIndex((arg, i) => i >= 2 && !arg.startsWith("-"));
   return at === -1 ? undefined : argv.slice(at);
 }
+
+/**
+ * The environment a nested instance gives its initial program (broker/runat.c): the job's, less
+ * the variables that describe the enclosing job (0.55's list; 0.88 adds a few more of the same
+ * kind). FLUX_URI would be the nested instance's: here it stays this broker's.
+ */
+export function initialProgramEnvironment(env: Record<string, string>): Record<string, string> {
+  const blocked = ["FLUX_JOB_ID", "FLUX_ENCLOSING_ID", "FLUX_JOB_SIZE", "FLUX_JOB_NNODES", "FLUX_JOB_TMPDIR", "FLUX_TASK_RANK", "FLUX_TASK_LOCAL_ID", "FLUX_KVS_NAMESPACE", "FLUX_PROXY_REMOTE"];
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !blocked.includes(name) && !/^(PMI_|PMIX_|SLURM_)/.test(name)));
+}
