@@ -104,6 +104,12 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       for (const dir of tmpdirs) assert.equal(fs.existsSync(dir), false, dir);
     });
 
+    it("the shell renders {{id}} forms and {{name}} in the command, per job", async () => {
+      const id = await submitJson(api, { command: ["echo", "{{id.dec}}", "{{jobid.hex}}", "{{name}}"], name: "tpl" });
+      await waitInactive(api, id, JOB_TIMEOUT_MS);
+      assert.equal((await outputText(api, id)).trim(), `${id} 0x${BigInt(id).toString(16)} tpl`);
+    });
+
     it("a job without a workdir runs in a new directory of the workspace; a relative workdir stays inside it", async () => {
       const id = await submitJson(api, { command: ["sh", "-c", "pwd; echo made > made.txt"] });
       await waitInactive(api, id, JOB_TIMEOUT_MS);

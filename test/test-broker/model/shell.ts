@@ -26,7 +26,11 @@ export function jobTmpdir(rundir: string, shellRank: number, id: bigint): string
 
 /** Makes the shell's FLUX_JOB_TMPDIR (mode 0700, as tmpdir.c) and extracts the job's files into it. */
 export function prepareTmpdir(dir: string, files: unknown): void {
-  fs.mkdirSync(dir, { mode: 0o700 });
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    throw new ShellInitError(`error creating FLUX_JOB_TMPDIR: ${(err as Error).message}`); // tmpdir.c dies the same way
+  }
   if (files === undefined || files === null) return;
   if (typeof files !== "object" || Array.isArray(files)) throw new ShellInitError("error decoding files: not an object");
   const umask = process.umask();
