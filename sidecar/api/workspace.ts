@@ -305,7 +305,7 @@ export class Workspace {
    * Writes `body` to a temporary file beside the target, then renames it over the target: an
    * upload that fails or passes maxUploadBytes leaves nothing behind. 409 when the target is a directory.
    */
-  async write(segments: string[], shown: string, body: AsyncIterable<Uint8Array>, mode: number): Promise<{ size: number }> {
+  async write(segments: string[], shown: string, body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, mode: number): Promise<{ size: number }> {
     if (segments.length === 0) throw new ApiError(409, { detail: "the workspace itself is a directory" });
     const name = segments[segments.length - 1];
     const { parent, last } = await this.walk(segments, shown, { create: true });

@@ -6,6 +6,9 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { promisify } from "node:util";
 import { signNone, unwrapNone } from "../../sidecar/flux/codec";
 import { FluxClient, buildJobspec } from "../../sidecar/flux";
@@ -233,6 +236,36 @@ describe("the real flux CLI against the test broker", function () {
       assert.match(String((await run("resource", "list")).stdout), /free\s+4\s+16\s+0 flux-sample-\[0-3\]/);
     } finally {
       await broker.stop();
+    }
+  });
+});
+
+describe("the real flux CLI's files and batch jobs on the test broker", function () {
+  this.timeout(60000);
+
+  it("flux submit --add-file: every node's shell writes the file into its FLUX_JOB_TMPDIR; flux batch runs the script", async function () {
+    const flux = fluxExecutable();
+    if (!flux) {
+      console.log("      flux not on PATH: flux --add-file / flux batch check skipped");
+      this.skip();
+    }
+    const broker = await TestBroker.start({ size: 4 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-cli-files-"));
+    const run = async (...args: string[]) =>
+      (await execFileAsync(flux, args, { cwd: dir, env: { ...process.env, FLUX_URI: broker.uri }, timeout: 20000 }).catch((err: { stdout: string; stderr: string; code: number }) => err));
+    try {
+      fs.writeFileSync(path.join(dir, "in.txt"), "from the cli\n");
+      const id = String((await run("submit", "-N4", "-n4", "--add-file", path.join(dir, "in.txt"), "sh", "-c", "echo $FLUX_TASK_RANK $(cat {{tmpdir}}/in.txt)")).stdout).trim();
+      const attach = await run("job", "attach", id);
+      assert.deepEqual(String(attach.stdout).trim().split("\n").sort(), [0, 1, 2, 3].map((r) => `${r} from the cli`));
+      fs.writeFileSync(path.join(dir, "job.sh"), '#!/bin/sh\necho "batch $1" > out.txt\n');
+      const batch = String((await run("batch", "-N2", "--output=none", "job.sh", "one")).stdout).trim();
+      await run("job", "wait-event", batch, "clean");
+      assert.equal(fs.readFileSync(path.join(dir, "out.txt"), "utf8"), "batch one\n");
+      assert.match(String((await run("jobs", "-a", "-o", "{name} {status}")).stdout), /job\.sh\s+(CD|COMPLETED)/);
+    } finally {
+      await broker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
