@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join as joinPath, resolve as resolvePath } from "node:path";
+import { basename, dirname, join as joinPath, posix, resolve as resolvePath } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SignJWT } from "jose";
 import {
@@ -514,8 +514,13 @@ export class FluxRestfulClient {
       body = () => ({ data: localFileStream(source.file, () => idle.touch()), contentType: "application/octet-stream", length: info.size });
     }
     try {
-      // Log in first: a server refusing a streamed body may not read it, and the refusal could be lost.
-      if (this.authorization === undefined && this.options.user !== undefined) await this.nodes().catch(() => undefined);
+      // Log in first, with a small request that needs no broker: a server refusing a streamed
+      // body does not read it, and the refusal would be lost in a broken connection.
+      if (this.authorization === undefined && this.options.user !== undefined) {
+        const parent = posix.dirname(path);
+        const probe = await this.call({ method: "GET", path: "v1/files", query: { path: parent === "." ? "" : parent }, stream: true, signal: idle.signal });
+        await probe.body?.cancel().catch(() => undefined);
+      }
       const res = await this.call({ method: "PUT", path: "v1/files/content", query: { path, mode }, body, timeoutMs: 0, signal: idle.signal });
       const answer = tryParse(res.text);
       if (res.status >= 400) throw new ApiError(`${serverMessage(answer, res.text?.trim() || "upload failed")} (HTTP ${res.status})`, res.status, answer);

@@ -69,8 +69,10 @@ describe("client library: files and the workspace (sidecar on the broker)", func
     const big = randomBytes(3 * 1024 * 1024 + 17); // several chunks of the stream
     const bigFile = path.join(local, "big.bin");
     writeFileSync(bigFile, big);
+    // a streamed upload as a new client's first request: it logs in before sending the body
+    const fresh = new FluxRestfulClient({ host: sidecar.url, ...AUTH });
+    assert.deepEqual(await fresh.uploadFile("inputs/big.bin", { file: bigFile }, { mode: 0o600 }), { path: "inputs/big.bin", size: big.length, mode: 0o600 });
     assert.deepEqual(await client.uploadFile("inputs/hello.txt", "hello\n"), { path: "inputs/hello.txt", size: 6, mode: 0o644 });
-    assert.deepEqual(await client.uploadFile("inputs/big.bin", { file: bigFile }, { mode: 0o600 }), { path: "inputs/big.bin", size: big.length, mode: 0o600 });
     assert.equal(readFileSync(path.join(workspace, "inputs/big.bin")).equals(big), true, "the server stored the bytes");
 
     const listing = await client.listFiles("inputs");
