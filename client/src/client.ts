@@ -514,8 +514,8 @@ export class FluxRestfulClient {
       body = () => ({ data: localFileStream(source.file, () => idle.touch()), contentType: "application/octet-stream", length: info.size });
     }
     try {
-      // Log in first, with a small request that needs no broker: a server refusing a streamed
-      // body does not read it, and the refusal would be lost in a broken connection.
+      // Log in first, with a small request that needs no broker: otherwise the whole body goes
+      // out once only to be refused with 401 (and is read from disk and sent again).
       if (this.authorization === undefined && this.options.user !== undefined) {
         const parent = posix.dirname(path);
         const probe = await this.call({ method: "GET", path: "v1/files", query: { path: parent === "." ? "" : parent }, stream: true, signal: idle.signal });
