@@ -73,10 +73,10 @@ describe("web: files (Chromium)", function () {
     ]);
     await page.getByLabel("Nodes", { exact: true }).fill("2");
     await screenshot("files-submit-upload");
-    // A command beside the script is refused in the page, in the page's words.
+    // A command beside the script is refused in the page, in the server's words.
     await page.getByLabel("Command").fill("hostname");
     await page.getByRole("button", { name: "Submit job" }).click();
-    assert.deepEqual(await page.locator(".form-errors li").allTextContents(), ["A job runs a command or a batch script, not both: leave the command empty."]);
+    assert.deepEqual(await page.locator(".form-errors li").allTextContents(), ["command: give either a command or a script, not both"]);
     await page.getByLabel("Command").fill("");
     await page.getByRole("button", { name: "Submit job" }).click();
     await page.waitForURL(/\/ui\/jobs\/\d+$/);

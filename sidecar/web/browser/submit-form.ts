@@ -41,8 +41,8 @@ export interface SubmitBody {
 
 export type FieldName = Exclude<keyof SubmitFormValues, "script">;
 
-/** The page's words when both are given (the server refuses the pair too). */
-export const COMMAND_AND_SCRIPT = "A job runs a command or a batch script, not both: leave the command empty.";
+/** The server's words (a 422 on `command`) when a submit has both a command and a script. */
+export const COMMAND_AND_SCRIPT = "command: give either a command or a script, not both";
 export interface FieldError { field: FieldName; message: string }
 
 const integerFields = ["num_tasks", "cores_per_task", "gpus_per_task", "num_nodes", "runtime"] as const;
