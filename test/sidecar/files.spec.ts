@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { FluxClient } from "../../sidecar/flux";
 import { fluxExecutable } from "../support/broker";
 import { accessToken, apiFor, type Api, type Broker, type Sidecar, startTestSidecar, waitInactive } from "./support";
 import { startBroker } from "../support/broker";
@@ -130,6 +131,25 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       await waitInactive(api, abs, JOB_TIMEOUT_MS);
       assert.equal((await outputText(api, abs)).trim(), fs.realpathSync("/tmp"));
       await json(await api(`/v1/jobs/${abs}/files`), 404);
+    });
+
+    it("a workdir that does not exist: each node's shell logs it and goes to /tmp, as shell.c does", async () => {
+      const id = await submitJson(api, { command: ["pwd"], workdir: "/nonexistent-workdir", num_tasks: 2, num_nodes: 2 });
+      await waitInactive(api, id, JOB_TIMEOUT_MS);
+      assert.deepEqual((await outputText(api, id)).trim().split("\n"), [fs.realpathSync("/tmp"), fs.realpathSync("/tmp")]);
+      const client = new FluxClient({ uri: broker.uri });
+      try {
+        const logs: Array<Record<string, unknown>> = [];
+        for await (const e of client.eventlog(BigInt(id), { path: "guest.output" })) if (e.name === "log") logs.push(e.context!);
+        assert.deepEqual(logs.map((l) => l.rank).sort(), [0, 1]);
+        for (const log of logs) {
+          assert.match(String(log.message), /^host \S+: Could not change dir to \/nonexistent-workdir: No such file or directory\. Going to \/tmp instead$/);
+          assert.equal(log.level, 3);
+          assert.equal(log.file, "shell.c");
+        }
+      } finally {
+        await client.close();
+      }
     });
 
     it("a batch script runs the way flux batch runs it, and its result file is downloaded", async () => {

@@ -272,11 +272,13 @@ export class Instance {
     const jobName = (job.system.job as { name?: unknown } | undefined)?.name;
     const name = typeof jobName === "string" ? jobName : path.basename(job.command[0] ?? "") || "unknown";
     const tmpdirOf = new Map<number, string>();
+    const cwdOf = new Map<number, string | undefined>();
     allocation.forEach((a, shellRank) => {
       const dir = jobTmpdir(this.opts.rundir, shellRank, job.id);
       job.tmpdirs.push(dir);
       prepareTmpdir(dir, job.system.files);
       tmpdirOf.set(a.rank, dir);
+      cwdOf.set(a.rank, this.shellCwd(cwd, shellRank, this.pool.hostname(a.rank), job));
     });
     const program = initialProgram(job.command);
     const logged = new Set<string>();
@@ -306,10 +308,27 @@ export class Instance {
         rank,
         hostname: this.pool.hostname(nodeRank),
         argv: program && rank > 0 ? ["/bin/sh", "-c", ""] : argv,
-        cwd,
+        cwd: cwdOf.get(nodeRank),
         env: program ? initialProgramEnvironment(env) : env,
       };
     });
+  }
+
+  /**
+   * Each shell changes to the jobspec's cwd once; when it cannot, it logs so (at its own rank,
+   * with shell.c's file and line) and goes to /tmp, as shell.c does.
+   */
+  private shellCwd(cwd: string | undefined, shellRank: number, hostname: string, job: Job): string | undefined {
+    if (cwd === undefined) return undefined;
+    try {
+      if (fs.statSync(cwd).isDirectory()) return cwd;
+    } catch {
+      // as ENOENT below
+    }
+    const reason = fs.existsSync(cwd) ? "Not a directory" : "No such file or directory";
+    const line = this.opts.versionCode >= 88 ? 1603 : this.opts.versionCode >= 70 ? 1489 : 1319;
+    job.output?.append("log", { rank: shellRank, level: 3, message: `host ${hostname}: Could not change dir to ${cwd}: ${reason}. Going to /tmp instead`, file: "shell.c", line });
+    return "/tmp";
   }
 
   private finishJob(job: Job, status: number): void {
