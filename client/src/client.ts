@@ -20,7 +20,7 @@ import {
   SubmitOutcomeUnknownError,
   WaitTimeoutError,
 } from "./errors";
-import { IdleDeadline, eachChunk, encodeJobFile, localFileStream } from "./files";
+import { IdleDeadline, bytesStream, eachChunk, encodeJobFile, localFileStream } from "./files";
 import { parseJobId, type JobIdLike } from "./ids";
 import { parseJson } from "./json";
 import { LineAssembler } from "./lines";
@@ -483,7 +483,12 @@ export class FluxRestfulClient {
         },
         options.signal,
         async () => {
-          file = await open(temp, "wx", 0o666); // O_EXCL: a new file, whatever lies at that name
+          try {
+            file = await open(temp, "wx", 0o666); // O_EXCL: a new file, whatever lies at that name
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            throw new FluxRestfulError(`cannot write ${localFile}: ${code === "ENOENT" ? `no directory ${dirname(target)}` : (code ?? (err as Error).message)}`);
+          }
         },
       );
       await file!.close();
@@ -507,7 +512,7 @@ export class FluxRestfulClient {
     let body: () => RequestBody;
     if (typeof source === "string" || source instanceof Uint8Array) {
       const bytes = typeof source === "string" ? Buffer.from(source) : source;
-      body = () => ({ data: bytes, contentType: "application/octet-stream", length: bytes.byteLength });
+      body = () => ({ data: bytesStream(bytes, () => idle.touch()), contentType: "application/octet-stream", length: bytes.byteLength });
     } else {
       const info = await stat(source.file);
       if (!info.isFile()) throw new FluxRestfulError(`${source.file} is not a regular file`);

@@ -75,6 +75,20 @@ export function localFileStream(file: string, onChunk: () => void): ReadableStre
   });
 }
 
+/** Bytes in memory as a web stream of 64 KiB slices, so a long upload counts as moving while it moves. */
+export function bytesStream(bytes: Uint8Array, onChunk: () => void): ReadableStream<Uint8Array> {
+  const sliceBytes = 64 * 1024;
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.byteLength) return controller.close();
+      onChunk();
+      controller.enqueue(bytes.subarray(offset, offset + sliceBytes));
+      offset += sliceBytes;
+    },
+  });
+}
+
 /** Reads a stream chunk by chunk, calling `onChunk` with each. */
 export async function eachChunk(body: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
   const reader = body.getReader();

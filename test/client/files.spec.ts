@@ -61,6 +61,7 @@ describe("flux-restful downloads against a hostile server", () => {
     const result = await runCli(["files", "get", "--host", server.url, "jobs/x/data.bin", dest]);
     // a DEST ending in "/" that does not exist: the parent must exist, as for cp
     assert.equal(result.code, 1);
+    assert.equal(result.stderr, `flux-restful: cannot write ${path.join(dest, "data.bin")}: no directory ${path.join(root, "in", "here")}\n`);
     assert.deepEqual(tree(root), []);
     mkdirSync(dest, { recursive: true });
     const ok = await runCli(["files", "get", "--host", server.url, "jobs/x/data.bin", dest, "--json"]);

@@ -121,4 +121,20 @@ describe("web: files (Chromium)", function () {
     assert.equal(readFileSync((await download.path())!, "utf8"), '{"steps": 10}\n');
     assert.ok(jobUrl);
   });
+
+  it("without a workspace, the Files view and the job page say so", async () => {
+    const bare = await startStack({ auth: false });
+    try {
+      await page.goto(`${bare.url}/ui/files`);
+      await page.getByRole("heading", { name: "No workspace on this server" }).waitFor();
+      assert.match((await page.locator(".panel .muted").textContent()) ?? "", /FLUX_WORKSPACE is not set/);
+      await page.goto(`${bare.url}/ui/submit`);
+      await page.getByLabel("Command").fill("true");
+      await page.getByRole("button", { name: "Submit job" }).click();
+      await page.waitForURL(/\/ui\/jobs\/\d+$/);
+      await page.locator(".files-card .job-files p.muted", { hasText: /no workspace/ }).waitFor();
+    } finally {
+      await bare.close();
+    }
+  });
 });

@@ -12,8 +12,22 @@ export async function filesView(ctx: ViewContext): Promise<void> {
   try {
     listing = await getJson<FileListing>(`v1/files?path=${encodeURIComponent(dir)}`, { signal: ctx.signal });
   } catch (err) {
-    // 404 (no such directory), 400 (a file), 403 (leaves the workspace), 501 (no workspace): say so here.
-    if (err instanceof ApiError && [400, 403, 404, 501].includes(err.status)) {
+    if (err instanceof ApiError && err.status === 501) {
+      replaceChildren(
+        ctx.main,
+        pageHeading("Files"),
+        h(
+          "section",
+          { class: "panel", "aria-labelledby": "no-workspace" },
+          h("h2", { id: "no-workspace" }, "No workspace on this server"),
+          h("p", null, "The sidecar has no FLUX_WORKSPACE, so there are no files to list, upload or download. Jobs still run; their output is on their pages."),
+          h("p", { class: "muted small" }, err.message),
+        ),
+      );
+      return;
+    }
+    // 404 (no such directory), 400 (a file), 403 (leaves the workspace): say so here.
+    if (err instanceof ApiError && [400, 403, 404].includes(err.status)) {
       replaceChildren(ctx.main, pageHeading("Files"), breadcrumbs(dir), errorPanel(err));
       return;
     }
