@@ -2,12 +2,16 @@
  * The CLI's downloads never write outside their destination, whatever the server says: names in
  * a job's listing that are not plain file names ("..", "../x", "a/b", backslashes, control
  * characters) are refused, a content-disposition naming another place is ignored, and a symlink
- * planted where a download lands is replaced, not followed. Also the --get glob language.
+ * planted where a download lands is replaced, not followed. Transfers fail, rather than hang,
+ * when the server goes silent. Also the --get glob language.
  */
 import assert from "node:assert/strict";
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConnectionError, FluxRestfulClient } from "flux-restful-client";
 import { globToRegExp, isPlainName, parseGetPattern } from "../../client/src/cli/files";
 import { HONEST_NAME, HostileFilesServer } from "./support/hostile-files-server";
 import { runCli } from "./support/run-cli";
@@ -78,6 +82,64 @@ describe("flux-restful downloads against a hostile server", () => {
     }
     assert.deepEqual(server.downloads, []);
     assert.deepEqual(tree(root), []);
+  });
+});
+
+describe("client library: transfers from a server that goes silent", () => {
+  let server: Server;
+  let url: string;
+  let root: string;
+  const sockets = new Set<import("node:net").Socket>();
+  before(async () => {
+    // a download that stops after its first bytes; an upload that is never read nor answered
+    server = createServer((req, res) => {
+      if (req.method === "GET") {
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "1000" });
+        res.write("first bytes");
+      } else if (req.url?.includes("slow")) {
+        // takes the bytes slowly, a pause after every chunk, then answers as the sidecar does
+        let size = 0;
+        req.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          req.pause();
+          setTimeout(() => req.resume(), 3);
+        });
+        req.on("end", () => res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ path: "slow.bin", size, mode: 420 })));
+      } else req.pause();
+    });
+    server.on("connection", (socket) => (sockets.add(socket), socket.on("close", () => sockets.delete(socket))));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    root = mkdtempSync(path.join(tmpdir(), "flux-restful-silent-"));
+  });
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("a download fails after the request timeout without bytes, and leaves no file", async () => {
+    const client = new FluxRestfulClient({ host: url, timeoutMs: 300, retries: 0 });
+    const started = Date.now();
+    await assert.rejects(client.downloadFileTo("big.bin", path.join(root, "big.bin")), (err: Error) => err instanceof ConnectionError && /sent nothing for 0.3 s while sending big.bin/.test(err.message));
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(tree(root), []);
+  });
+
+  it("an upload fails when the server neither takes the bytes nor answers", async () => {
+    const client = new FluxRestfulClient({ host: url, timeoutMs: 300, retries: 0 });
+    const bytes = new Uint8Array(16 * 1024 * 1024); // more than the socket buffers take
+    await assert.rejects(client.uploadFile("big.bin", bytes), (err: Error) => err instanceof ConnectionError && /took more than 0.3 s to take or answer the upload of big.bin/.test(err.message));
+  });
+
+  it("a slow upload goes on as long as bytes move, well past the request timeout", async () => {
+    // Bytes in the sockets' buffers (a few MiB on loopback) count as taken: the server must drain
+    // them within the timeout, which it does many times over; the whole upload takes longer.
+    const client = new FluxRestfulClient({ host: url, timeoutMs: 1000, retries: 0 });
+    const size = 64 * 1024 * 1024;
+    const started = Date.now();
+    assert.deepEqual(await client.uploadFile("slow.bin", new Uint8Array(size)), { path: "slow.bin", size, mode: 420 });
+    assert.ok(Date.now() - started > 1000, `took ${Date.now() - started} ms: longer than the timeout`);
   });
 });
 
