@@ -84,9 +84,9 @@ Examples:
   $ flux-restful login gke --stack gke                 # save them as profile "gke" (the default)
   $ flux-restful run -N 2 -n 4 -l hostname             # submit, stream the output, exit with the job's code
   $ flux-restful submit --cc 1-8 -- echo task {cc}     # eight jobs, ids printed as they come
-  $ flux-restful batch -N 2 --file input.dat job.sh   # a batch script and its input, run like flux batch
-  $ flux-restful run -N 2 --file in.txt --get 'out*' -- sh -c 'wc -l {{tmpdir}}/in.txt > out.$(hostname)'
-  $ flux-restful files ls --job ƒ2Kmfk5xV             # a job's working directory; files get PATH saves one
+  $ flux-restful batch -N 2 --file input.dat job.sh    # a batch script and its input, run like flux batch
+  $ flux-restful run -N 2 --file in.txt --get 'out.*' -- sh -c 'wc -l < {{tmpdir}}/in.txt > out.$FLUX_TASK_RANK'
+  $ flux-restful files ls --job ƒ2Kmfk5xV              # a job's working directory; files get PATH saves one
   $ flux-restful jobs --state running
   $ flux-restful output --follow ƒ2Kmfk5xV
   $ source <(flux-restful completion bash)             # Tab completion (zsh: completion zsh)
