@@ -389,6 +389,7 @@ class Cli {
 
   async submit(command: string[], flags: GlobalFlags & SubmitFlags): Promise<void> {
     if (flags.cc) return this.submitCopies(command, flags, flags.cc);
+    flags.get?.forEach(parseGetPattern); // a bad pattern is refused before the job runs
     const client = await this.client(flags);
     const id = await this.submitOne(client, this.submitOptions(command, flags), "run the same command");
     if (id !== undefined) await this.afterSubmit(client, id, flags);
@@ -397,6 +398,7 @@ class Cli {
   /** `batch`: a script run as its own Flux instance over the job's nodes, as `flux batch` runs it. */
   async batch(scriptFile: string, args: string[], flags: GlobalFlags & SubmitFlags): Promise<void> {
     const script = readBatchScript(scriptFile);
+    flags.get?.forEach(parseGetPattern);
     const options: SubmitOptions = { ...this.submitOptions(undefined, flags), script, scriptArgs: args, name: flags.name ?? path.basename(scriptFile) };
     const client = await this.client(flags);
     const id = await this.submitOne(client, options, "run the same batch command");
@@ -488,12 +490,12 @@ class Cli {
 
   /** `run`: submit, stream the output, exit with the job's code (like `flux run`). */
   async run(command: string[], flags: GlobalFlags & JobFlags & GetFlags): Promise<void> {
-    const gets = flags.get?.map(parseGetPattern); // a bad pattern is refused before the job runs
+    flags.get?.forEach(parseGetPattern); // a bad pattern is refused before the job runs
     const client = await this.client(flags);
     const id = await this.submitOne(client, this.submitOptions(command, flags), "run the same command");
     if (id === undefined) return;
     if (!(await this.attach(client, id, flags))) {
-      if (gets) this.warn(`no results fetched; once the job has ended: flux-restful files ls --job ${formatF58(id)}`);
+      if (flags.get?.length) this.warn(`no results fetched; once the job has ended: flux-restful files ls --job ${formatF58(id)}`);
       return;
     }
     const info = await client.wait(id);

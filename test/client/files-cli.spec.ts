@@ -106,7 +106,7 @@ describe("flux-restful files, --file, --get and batch (sidecar on the broker)", 
     assert.equal(readFileSync(path.join(dest, "result.txt"), "utf8").trim(), "4");
   });
 
-  it("batch refuses a script that does not start with #!, before connecting", async () => {
+  it("batch refuses a script that does not start with #!, and every command a --get leaving its directory, before connecting", async () => {
     const script = path.join(local, "plain.sh");
     writeFileSync(script, "echo no interpreter line\n");
     const result = await runCli(["batch", "--host", "http://127.0.0.1:9", script]);
@@ -115,5 +115,13 @@ describe("flux-restful files, --file, --get and batch (sidecar on the broker)", 
       stdout: "",
       stderr: `flux-restful: ${script} does not start with "#!": a batch script names its interpreter on its first line, e.g. #!/bin/sh\n`,
     });
+    // so is a --get pattern that could leave the destination, on every command that takes one
+    const good = path.join(local, "good.sh");
+    writeFileSync(good, "#!/bin/sh\ntrue\n");
+    for (const [command, ...args] of [["run", "--", "true"], ["submit", "--", "true"], ["batch", good]]) {
+      const bad = await runCli([command, "--host", "http://127.0.0.1:9", "--get", "../*", ...args]);
+      assert.equal(bad.code, 2, command);
+      assert.match(bad.stderr, /--get "\.\.\/\*": expected a glob/);
+    }
   });
 });
