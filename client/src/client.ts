@@ -471,7 +471,8 @@ export class FluxRestfulClient {
    */
   async downloadFileTo(path: string, localFile: string, options: StreamOptions = {}): Promise<number> {
     const target = resolvePath(localFile);
-    const temp = joinPath(dirname(target), `.${basename(target)}.${randomUUID().slice(0, 8)}.part`);
+    // (the name cut short so the temporary one stays within NAME_MAX)
+    const temp = joinPath(dirname(target), `.${basename(target).slice(0, 200)}.${randomUUID().slice(0, 8)}.part`);
     let file: FileHandle | undefined;
     let size = 0;
     try {
