@@ -59,8 +59,14 @@ describe("web: files (Chromium)", function () {
     assert.equal(await page.locator("main img, main script").count(), 0, "a payload became markup");
   }
 
+  /** At desktop and phone width, as the browser suite takes them; back to the desktop size after. */
   async function screenshot(name: string): Promise<void> {
-    await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+    for (const [label, size] of Object.entries({ desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } })) {
+      await page.setViewportSize(size);
+      await page.waitForTimeout(50);
+      await page.screenshot({ path: path.join(screenshotDir, `${name}-${label}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
   }
 
   it("submits a batch script with an input file on two nodes (multipart)", async () => {
