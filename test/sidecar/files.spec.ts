@@ -380,6 +380,18 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
     });
   });
 
+  it("the OpenAPI document has the file routes and the submit's files, script and script_args", async () => {
+    const doc = (await (await fetch(`${sidecar.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    assert.deepEqual(Object.keys(doc.paths["/v1/files/content"]).sort(), ["delete", "get", "put"]);
+    assert.ok(doc.paths["/v1/files"].get.responses["403"]);
+    assert.ok(doc.paths["/v1/files/content"].put.responses["413"]);
+    assert.ok(doc.paths["/v1/jobs/{id}/files"].get);
+    const submit = doc.paths["/v1/jobs/submit"].post as unknown as { requestBody: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } };
+    for (const field of ["files", "script", "script_args"]) assert.ok(submit.requestBody.content["application/json"].schema.properties?.[field], field);
+    assert.ok(submit.requestBody.content["multipart/form-data"].schema.properties?.files);
+    assert.equal((await fetch(`${sidecar.url}/docs`)).status, 200);
+  });
+
   describe("without a workspace, and with auth on", () => {
     it("the file routes answer 501 when FLUX_WORKSPACE is not set, and submit works as before", async () => {
       const plain = await startTestSidecar(broker);
