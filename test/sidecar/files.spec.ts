@@ -286,6 +286,11 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       await json(await api(content("up/nested"), { method: "PUT", body: "x" }), 409);
       await json(await api(content("up")), 400);
       await json(await api(files("nothing/here")), 404);
+      for (const mode of ["4755", "abc", "0o644"]) {
+        const bad = await json(await api(`${content("up/m.txt")}&mode=${mode}`, { method: "PUT", body: "x" }), 400);
+        assert.match(String(bad.detail), /invalid mode/);
+      }
+      assert.equal(fs.existsSync(path.join(workspace, "up/m.txt")), false);
     });
 
     it("downloads are attachments a browser never runs: octet-stream, nosniff, CSP sandbox, an encoded file name", async () => {
