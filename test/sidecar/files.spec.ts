@@ -286,6 +286,11 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       await json(await api(content("up/nested"), { method: "PUT", body: "x" }), 409);
       await json(await api(content("up")), 400);
       await json(await api(files("nothing/here")), 404);
+      for (const mode of ["4755", "abc", "0o644"]) {
+        const bad = await json(await api(`${content("up/m.txt")}&mode=${mode}`, { method: "PUT", body: "x" }), 400);
+        assert.match(String(bad.detail), /invalid mode/);
+      }
+      assert.equal(fs.existsSync(path.join(workspace, "up/m.txt")), false);
     });
 
     it("downloads are attachments a browser never runs: octet-stream, nosniff, CSP sandbox, an encoded file name", async () => {
@@ -378,6 +383,18 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
         ["in:symlink", "in.txt:symlink", "out:symlink", "real:directory"],
       );
     });
+  });
+
+  it("the OpenAPI document has the file routes and the submit's files, script and script_args", async () => {
+    const doc = (await (await fetch(`${sidecar.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    assert.deepEqual(Object.keys(doc.paths["/v1/files/content"]).sort(), ["delete", "get", "put"]);
+    assert.ok(doc.paths["/v1/files"].get.responses["403"]);
+    assert.ok(doc.paths["/v1/files/content"].put.responses["413"]);
+    assert.ok(doc.paths["/v1/jobs/{id}/files"].get);
+    const submit = doc.paths["/v1/jobs/submit"].post as unknown as { requestBody: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } };
+    for (const field of ["files", "script", "script_args"]) assert.ok(submit.requestBody.content["application/json"].schema.properties?.[field], field);
+    assert.ok(submit.requestBody.content["multipart/form-data"].schema.properties?.files);
+    assert.equal((await fetch(`${sidecar.url}/docs`)).status, 200);
   });
 
   describe("without a workspace, and with auth on", () => {

@@ -1,5 +1,6 @@
 /** The workspace module on its own: path rules, modes, download names, ownership of what it creates, and symlink swaps. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -110,5 +111,9 @@ describe("sidecar: workspace", () => {
     assert.deepEqual(fs.readdirSync(root), []);
     fs.symlinkSync("/dev/zero", path.join(root, "zero"));
     assert.equal(await status(ws.openForReading(["zero"], "zero")), 403);
+    // a FIFO inside: refused without being opened (opening it for reading would block)
+    execFileSync("mkfifo", [path.join(root, "fifo")]);
+    assert.equal(await status(ws.openForReading(["fifo"], "fifo")), 400);
+    assert.equal((await ws.list([], "")).entries.find((e) => e.name === "fifo")?.type, "other");
   });
 });

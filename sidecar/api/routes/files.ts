@@ -93,16 +93,16 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
   app.put(
     "/v1/files/content",
     async (req) => {
-      const ws = need();
-      const { text, segments } = pathOf(req);
-      const mode = req.query.mode === undefined ? DEFAULT_UPLOAD_MODE : parseMode(req.query.mode);
-      if (mode === undefined) throw new ApiError(400, { detail: `invalid mode ${JSON.stringify(req.query.mode)}: an octal string such as 0644` });
-      if (segments.length === 0) throw new ApiError(400, { detail: "a file path is required" });
       try {
+        const ws = need();
+        const { text, segments } = pathOf(req);
+        const mode = req.query.mode === undefined ? DEFAULT_UPLOAD_MODE : parseMode(req.query.mode);
+        if (mode === undefined || mode > 0o777) throw new ApiError(400, { detail: `invalid mode ${JSON.stringify(req.query.mode)}: permission bits in octal, such as 0644` });
+        if (segments.length === 0) throw new ApiError(400, { detail: "a file path is required" });
         const { size } = await ws.write(segments, text, requestBody(req), mode);
         return jsonResponse({ path: text, size, mode }, 201);
       } catch (err) {
-        // Refused before the body was read: do not wait for the rest of it.
+        // Refused (maybe before the body was read): close rather than read the rest of it.
         if (err instanceof ApiError) throw new ApiError(err.status, err.body, { ...err.headers, connection: "close" });
         throw err;
       }
