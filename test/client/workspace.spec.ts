@@ -50,6 +50,7 @@ describe("client library: files and the workspace (sidecar on the broker)", func
         FLUX_JOB_PATH: process.env.PATH,
         FLUX_WORKSPACE: workspace,
         FLUX_MAX_JOB_FILES_BYTES: String(64 * 1024),
+        FLUX_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
         FLUX_REQUIRE_AUTH: "true",
         FLUX_USER: AUTH.user,
         FLUX_TOKEN: AUTH.token,
@@ -95,6 +96,16 @@ describe("client library: files and the workspace (sidecar on the broker)", func
     await client.deleteFile("inputs/big.bin");
     assert.deepEqual((await client.listFiles("inputs")).entries.map((e) => e.name), ["hello.txt"]);
     await assert.rejects(client.downloadFile("inputs/big.bin"), (err: Error) => err instanceof ApiError && err.status === 404 && /no such file/.test(err.message));
+  });
+
+  it("an upload over the server's limit is its 413, also when streamed and refused before the server reads it all", async () => {
+    const tooBig = path.join(local, "too-big.bin");
+    writeFileSync(tooBig, Buffer.alloc(8 * 1024 * 1024 + 1));
+    for (const source of [{ file: tooBig }, new Uint8Array(8 * 1024 * 1024 + 1)]) {
+      await assert.rejects(client.uploadFile("big/too-big.bin", source), (err: Error) => err instanceof ApiError && err.status === 413);
+    }
+    const dir = path.join(workspace, "big");
+    assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], "no file, no temporary file left");
   });
 
   it("reports the server's refusals as ApiError with its words, and leaves no partial download", async () => {
