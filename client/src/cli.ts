@@ -143,8 +143,9 @@ Files: --file sends a local file with the job; every node of the job finds it as
 directory in the workspace once the job has ended (submit then waits); into --get-dir or here.`;
 
 const BATCH_HELP = `
-The script runs as a Flux instance over the job's nodes, so it may run \`flux run\` itself. With only
--N, the job takes whole nodes and one slot per node, as flux batch does. The job is named after the
+The script runs as a Flux instance over the job's nodes, so it may run \`flux run\` itself. Here -n
+counts slots of -c cores each (the instance's resources); with only -N, the job takes whole nodes
+and one slot per node, as flux batch does. The job is named after the
 script unless --name says otherwise. Its output comes back like any job's (output, --follow).
 
 Example:
