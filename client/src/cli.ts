@@ -145,11 +145,11 @@ directory in the workspace once the job has ended (submit then waits); into --ge
 const BATCH_HELP = `
 The script runs as a Flux instance over the job's nodes, so it may run \`flux run\` itself. Here -n
 counts slots of -c cores each (the instance's resources); with only -N, the job takes whole nodes
-and one slot per node, as flux batch does. The job is named after the
-script unless --name says otherwise. Its output comes back like any job's (output, --follow).
+and one slot per node, as flux batch does. The job is named after the script unless --name says
+otherwise. Its output comes back like any job's (output, --follow).
 
 Example:
-  $ flux-restful batch -N 2 --file input.txt --get 'result*' job.sh   # job.sh reads {{tmpdir}}/input.txt`;
+  $ flux-restful batch -N 2 --file input.txt --get 'result*' job.sh   # job.sh reads $(dirname "$0")/input.txt`;
 
 const FILES_COMMAND_HELP = `
 Paths are relative to the workspace; a job without --workdir runs in its own directory there
