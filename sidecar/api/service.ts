@@ -26,7 +26,7 @@ import { NextFlight } from "./coalesce";
 import { ApiError } from "./errors";
 import { toJson } from "./json";
 import type { SubmitRequest } from "./submit-fields";
-import { parsePath, PATH_RULES, type Workspace } from "./workspace";
+import { fsError, parsePath, PATH_RULES, type Workspace } from "./workspace";
 
 export interface ServiceOptions {
   /** FLUX_NUMBER_NODES, else the broker's size (looked up once). */
@@ -367,10 +367,11 @@ export class FluxApiService {
     const keep = { cwd: workdir, discard: async () => undefined };
     const ws = this.opts.workspace;
     if (!ws || (workdir !== undefined && workdir.startsWith("/"))) return keep;
-    if (workdir !== undefined) return { ...keep, cwd: await ws.ensureDirectory(parsePath(workdir, { ...PATH_RULES, what: "workdir", allowEmpty: false }), workdir) };
+    const make = (segments: string[], shown: string) => ws.ensureDirectory(segments, shown).catch((err: unknown) => Promise.reject(fsError(err, shown)));
+    if (workdir !== undefined) return { ...keep, cwd: await make(parsePath(workdir, { ...PATH_RULES, what: "workdir", allowEmpty: false }), workdir) };
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
     const segments = ["jobs", `${stamp}-${randomBytes(4).toString("hex")}`];
-    const cwd = await ws.ensureDirectory(segments, segments.join("/"));
+    const cwd = await make(segments, segments.join("/"));
     return { cwd, discard: () => ws.removeEmptyDirectory(segments) };
   }
 

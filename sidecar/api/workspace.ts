@@ -370,6 +370,29 @@ export class Workspace {
   }
 }
 
+/** A file-system error as the answer it deserves (ApiErrors pass through); others are rethrown. */
+export function fsError(err: unknown, shown: string): unknown {
+  if (err instanceof ApiError) return err;
+  switch ((err as NodeJS.ErrnoException)?.code) {
+    case "EACCES":
+    case "EPERM":
+      return new ApiError(403, { detail: `permission denied: ${shown}` });
+    case "EROFS":
+      return new ApiError(403, { detail: `the workspace is read-only: ${shown}` });
+    case "ENOSPC":
+    case "EDQUOT":
+      return new ApiError(507, { detail: "no space left in the workspace" });
+    case "ENOTDIR":
+    case "ENOENT":
+      return new ApiError(404, { detail: `no such file or directory: ${shown}` });
+    case "ELOOP":
+    case "ENAMETOOLONG":
+      return new ApiError(400, { detail: `cannot resolve ${shown}` });
+    default:
+      return err;
+  }
+}
+
 /** Is the real path of descriptor `fd` the workspace's real path or inside it? */
 async function inside(fd: number, real: string): Promise<boolean> {
   const target = await fs.promises.readlink(fdPath(fd));

@@ -195,6 +195,16 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       assert.match(out, /tmpdir=\[\]/);
     });
 
+    it("multipart: binary file parts travel as base64 and arrive byte for byte", async () => {
+      const bytes = Buffer.from([0, 255, 1, 0x80, 10]);
+      const form = new FormData();
+      form.set("command", "od -An -tx1 {{tmpdir}}/bin/data.bin");
+      form.append("files", new Blob([bytes]), "bin/data.bin");
+      const id = String((await json(await api("/v1/jobs/submit", { method: "POST", body: form }), 200)).id);
+      await waitInactive(api, id, JOB_TIMEOUT_MS);
+      assert.equal((await outputText(api, id)).trim().split(/\s+/).join(" "), "00 ff 01 80 0a");
+    });
+
     it("files at the byte limit are taken; past it, or past the count, a 413 names the limit", async () => {
       const atLimit = "x".repeat(8 * 1024);
       const id = await submitJson(api, { command: ["wc", "-c", "{{tmpdir}}/big.txt"], files: { "big.txt": atLimit } });

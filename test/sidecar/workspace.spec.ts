@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ApiError } from "../../sidecar/api/errors";
 import { contentDisposition } from "../../sidecar/api/routes/files";
-import { brokerOwner, FILE_NAME_RULES, parseMode, PATH_RULES, pathProblem, Workspace } from "../../sidecar/api/workspace";
+import { brokerOwner, fsError, FILE_NAME_RULES, parseMode, PATH_RULES, pathProblem, Workspace } from "../../sidecar/api/workspace";
 
 const NOBODY = 65534;
 
@@ -70,6 +70,18 @@ describe("sidecar: workspace", () => {
     assert.equal(contentDisposition("a b.txt"), "attachment; filename*=UTF-8''a%20b.txt");
     assert.equal(contentDisposition('x"\r\nSet-Cookie: y'), "attachment; filename*=UTF-8''x%22%0D%0ASet-Cookie%3A%20y");
     assert.equal(contentDisposition("it's (1)*.txt"), "attachment; filename*=UTF-8''it%27s%20%281%29%2A.txt");
+  });
+
+  it("file-system errors become answers: permission 403, no space 507, a missing part 404; others stay errors", () => {
+    const errno = (code: string) => Object.assign(new Error(code), { code });
+    const answer = (code: string) => fsError(errno(code), "a/b") as ApiError;
+    assert.deepEqual([answer("EACCES").status, answer("EACCES").body], [403, { detail: "permission denied: a/b" }]);
+    assert.equal(answer("EROFS").status, 403);
+    assert.equal(answer("ENOSPC").status, 507);
+    assert.equal(answer("ENOTDIR").status, 404);
+    assert.equal(answer("ELOOP").status, 400);
+    const other = errno("EIO");
+    assert.equal(fsError(other, "x"), other);
   });
 
   it("what it creates belongs to the broker's user when it runs as root; brokerOwner reads the socket's owner", async function () {

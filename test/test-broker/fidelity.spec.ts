@@ -270,6 +270,36 @@ describe("the real flux CLI's files and batch jobs on the test broker", function
   });
 });
 
+describe("job-info.lookup of a jobspec with files, test broker against the real one", function () {
+  this.timeout(90000);
+
+  it("the KVS jobspec (flux job info --base) and the current one (flux job info) are the same text: compact, without the environment", async function () {
+    const flux = fluxExecutable();
+    if (!flux) {
+      console.log("      flux not on PATH: jobspec lookup comparison skipped");
+      this.skip();
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-jobspec-"));
+    const file = path.join(dir, "jobspec.json");
+    // spaced text, as `flux job submit` of a hand-written file sends it
+    fs.writeFileSync(file, JSON.stringify(buildJobspec({ command: ["true"], cwd: "/tmp", environment: { PATH: "/usr/bin:/bin" }, files: { "a.txt": { mode: 0o100644, data: "x", encoding: "utf-8" } } }), null, 1));
+    const script = `id=$(flux job submit ${file}) && flux job wait-event $id clean >/dev/null && flux job info --base $id jobspec && flux job info $id jobspec`;
+    try {
+      const version = (await execFileAsync(flux, ["start", "--test-size=1", "flux", "getattr", "version"], { timeout: 60000 })).stdout.trim();
+      const real = (await execFileAsync(flux, ["start", "--test-size=1", "sh", "-c", script], { timeout: 60000 })).stdout;
+      const broker = await TestBroker.start({ size: 1, version });
+      try {
+        const emulated = (await execFileAsync("sh", ["-c", script], { env: { ...process.env, FLUX_URI: broker.uri }, timeout: 20000 })).stdout;
+        assert.equal(emulated, real, `flux-core ${version}`);
+      } finally {
+        await broker.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 async function untilEvent(client: FluxClient, id: bigint, name: string): Promise<void> {
   for await (const e of client.eventlog(id, { follow: true })) if (e.name === name) return;
 }

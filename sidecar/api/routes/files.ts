@@ -7,7 +7,7 @@ import type { ApiApp, ApiDeps } from "../deps";
 import { ApiError } from "../errors";
 import type { ApiRequest } from "../http";
 import { jsonResponse } from "../json";
-import { parseMode, parsePath, type Workspace } from "../workspace";
+import { fsError, parseMode, parsePath, type Workspace } from "../workspace";
 
 /** Bytes read from disk per chunk of a download: memory stays at about one chunk per download. */
 const DOWNLOAD_CHUNK_BYTES = 64 * 1024;
@@ -25,6 +25,11 @@ const DOWNLOAD_HEADERS = {
 export function contentDisposition(name: string): string {
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename*=UTF-8''${encoded}`;
+}
+
+/** The operation, with file-system errors (EACCES, ENOSPC, ...) turned into their answers. */
+function answering<T>(operation: Promise<T>, shown: string): Promise<T> {
+  return operation.catch((err: unknown) => Promise.reject(fsError(err, shown)));
 }
 
 function noWorkspace(): ApiError {
@@ -56,7 +61,7 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
   app.get("/v1/files", async (req) => {
     const ws = need();
     const { text, segments } = pathOf(req);
-    const listing = await ws.list(segments, text);
+    const listing = await answering(ws.list(segments, text), text);
     return jsonResponse({ path: text, entries: listing.entries, truncated: listing.truncated });
   });
 
@@ -64,7 +69,7 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
     const ws = need();
     const { text, segments } = pathOf(req);
     if (segments.length === 0) throw new ApiError(400, { detail: "a file path is required" });
-    const { handle, size } = await ws.openForReading(segments, text);
+    const { handle, size } = await answering(ws.openForReading(segments, text), text);
     const close = () => void handle.close().catch(() => undefined);
     return {
       status: 200,
@@ -99,7 +104,7 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
         const mode = req.query.mode === undefined ? DEFAULT_UPLOAD_MODE : parseMode(req.query.mode);
         if (mode === undefined || mode > 0o777) throw new ApiError(400, { detail: `invalid mode ${JSON.stringify(req.query.mode)}: permission bits in octal, such as 0644` });
         if (segments.length === 0) throw new ApiError(400, { detail: "a file path is required" });
-        const { size } = await ws.write(segments, text, requestBody(req), mode);
+        const { size } = await answering(ws.write(segments, text, requestBody(req), mode), text);
         return jsonResponse({ path: text, size, mode }, 201);
       } catch (err) {
         // Refused (maybe before the body was read): close rather than read the rest of it.
@@ -113,7 +118,7 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
   app.delete("/v1/files/content", async (req) => {
     const ws = need();
     const { text, segments } = pathOf(req);
-    await ws.remove(segments, text);
+    await answering(ws.remove(segments, text), text);
     return { status: 204, headers: {} };
   });
 
@@ -125,7 +130,7 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
     const segments = typeof cwd === "string" ? ws.segmentsOf(cwd) : undefined;
     if (!segments) throw new ApiError(404, { detail: `job ${id} has no working directory in the workspace` });
     const shown = segments.join("/");
-    const listing = await ws.list(segments, shown);
+    const listing = await answering(ws.list(segments, shown), shown);
     return jsonResponse({ id: record.get("id"), path: shown, entries: listing.entries, truncated: listing.truncated });
   });
 }
