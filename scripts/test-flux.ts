@@ -7,6 +7,7 @@
  *
  *   PATH=/opt/flux-core-0.55.0/bin:$PATH npm run test:flux
  *   PATH=/opt/flux-core-0.55.0/bin:$PATH npm run test:flux -- contract web     # some suites only
+ *   PATH=/opt/flux-core-0.55.0/bin:$PATH npm run test:flux -- files            # part of one (PARTIAL_SUITES)
  */
 import { execFile, spawn } from "node:child_process";
 import * as path from "node:path";
@@ -19,10 +20,17 @@ export const SKIP_MESSAGE = "flux not on PATH: real-broker suites skipped (contr
 export const REAL_BROKER_SUITES: Record<string, string[]> = {
   contract: ["test/contract/**/*.spec.ts"],
   sidecar: ["test/sidecar/*.spec.ts"],
-  client: ["test/client/e2e.spec.ts"],
+  client: ["test/client/e2e.spec.ts", "test/client/workspace.spec.ts", "test/client/files-cli.spec.ts"],
   reliability: ["test/reliability/**/*.spec.ts"],
   web: ["test/web/*.spec.ts"],
 };
+
+/** Parts of a suite that can be run alone by name (`npm run test:flux -- files`); the full run has them already. */
+export const PARTIAL_SUITES: Record<string, string[]> = {
+  files: ["test/sidecar/files.spec.ts"],
+};
+
+const suiteSpecs = (suite: string): string[] => REAL_BROKER_SUITES[suite] ?? PARTIAL_SUITES[suite];
 
 /** argv (after `flux`) of one real-broker run (shared with test/contract/real-broker.spec.ts). */
 export function realBrokerCommand(root: string, specs: string | string[] = REAL_BROKER_SUITES.contract): string[] {
@@ -56,7 +64,7 @@ export interface SuiteResult {
 /** Runs one suite in its own `flux start`; the output goes to `echo` as it comes. */
 export async function runRealBrokerSuite(flux: string, root: string, suite: string, echo?: (text: string) => void): Promise<SuiteResult> {
   const started = Date.now();
-  const child = spawn(flux, realBrokerCommand(root, REAL_BROKER_SUITES[suite]), {
+  const child = spawn(flux, realBrokerCommand(root, suiteSpecs(suite)), {
     cwd: root,
     env: { ...process.env, FLUX_CONTRACT_REAL: "1" },
   });
@@ -94,9 +102,9 @@ async function main(): Promise<void> {
   }
   const root = path.resolve(__dirname, "..");
   const wanted = process.argv.slice(2);
-  const unknown = wanted.filter((s) => !(s in REAL_BROKER_SUITES));
+  const unknown = wanted.filter((s) => !suiteSpecs(s));
   if (unknown.length) {
-    process.stderr.write(`unknown suite(s): ${unknown.join(", ")}; known: ${Object.keys(REAL_BROKER_SUITES).join(", ")}\n`);
+    process.stderr.write(`unknown suite(s): ${unknown.join(", ")}; known: ${[...Object.keys(REAL_BROKER_SUITES), ...Object.keys(PARTIAL_SUITES)].join(", ")}\n`);
     process.exit(2);
   }
   const suites = wanted.length ? wanted : Object.keys(REAL_BROKER_SUITES);
@@ -105,7 +113,7 @@ async function main(): Promise<void> {
   process.stdout.write(`real-broker suites against ${banner}: ${suites.join(", ")}\n`);
   const results: SuiteResult[] = [];
   for (const suite of suites) {
-    process.stdout.write(`\n=== ${suite} (${REAL_BROKER_SUITES[suite].join(" ")}) against flux-core ${version}\n`);
+    process.stdout.write(`\n=== ${suite} (${suiteSpecs(suite).join(" ")}) against flux-core ${version}\n`);
     results.push(await runRealBrokerSuite(flux, root, suite, (text) => process.stdout.write(text)));
   }
   process.stdout.write(`\nflux-core ${version}: results per suite (flux start --test-size=4 each)\n`);

@@ -4,6 +4,7 @@
  * Every problem is reported as one ConfigError naming the variable; main.ts prints it and exits 1.
  */
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { splitCommand, unsafeKeyPart } from "./flux";
 import { socketPathFromUri } from "./flux/uri";
 
@@ -56,6 +57,18 @@ export interface SidecarConfig {
   requestTimeoutMs: number;
   /** Idle keep-alive: longer than the idle timeout of the load balancer in front, or it sees resets (502). */
   keepAliveTimeoutMs: number;
+  /**
+   * FLUX_WORKSPACE: an absolute directory shared with the lead broker's container: jobs' default
+   * working directory, and what the file routes serve. Undefined: no file routes, no default cwd.
+   */
+  workspace?: string;
+  /** Decoded bytes and number of files one submit may carry (attributes.system.files). */
+  maxJobFilesBytes: number;
+  maxJobFiles: number;
+  /** Bytes one PUT /v1/files/content may write (streamed to disk). */
+  maxUploadBytes: number;
+  /** Entries one listing returns at most (then truncated: true). */
+  maxListEntries: number;
   /** POST /v1/service/stop closes the server and opens it again (in a pod nothing else restarts it). */
   restartOnStop: boolean;
   logLevel: string;
@@ -82,6 +95,28 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_JOB_PATH = "/mnt/flux/view/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 type Env = Record<string, string | undefined>;
+
+export const DEFAULT_MAX_JOB_FILES_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The body a submit may have: its files as JSON strings (base64 is 4/3 of the bytes; escaped
+ * text at most twice them), a little per file for names and modes, and room for the other fields.
+ */
+export function submitBodyLimit(config: Pick<SidecarConfig, "maxBodyBytes" | "maxJobFilesBytes" | "maxJobFiles">): number {
+  return Math.max(config.maxBodyBytes, 2 * config.maxJobFilesBytes + 2048 * config.maxJobFiles + 64 * 1024);
+}
+
+/** FLUX_WORKSPACE: an absolute path, normalised (no trailing "/", no "." or ".." parts). */
+function parseWorkspace(value: string | undefined): string | undefined {
+  const v = nonEmpty(value?.trim());
+  if (v === undefined) return undefined;
+  if (!path.isAbsolute(v)) throw new ConfigError(`FLUX_WORKSPACE must be an absolute directory, got "${value}"`);
+  if (v.split("/").some((part) => part === "." || part === "..")) throw new ConfigError(`FLUX_WORKSPACE must not contain "." or ".." parts, got "${value}"`);
+  if (/[\0-\x1f\x7f]/.test(v)) throw new ConfigError("FLUX_WORKSPACE must not contain control characters");
+  const normal = path.normalize(v).replace(/\/+$/, "");
+  if (normal === "") throw new ConfigError('FLUX_WORKSPACE must not be "/"');
+  return normal;
+}
 
 const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off", ""]);
@@ -194,6 +229,11 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     writeStallMs: 1000 * parseInteger("FLUX_WRITE_STALL_SECONDS", env.FLUX_WRITE_STALL_SECONDS, 60, 1, 3600),
     requestTimeoutMs: 1000 * parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600),
     keepAliveTimeoutMs: 1000 * parseInteger("FLUX_KEEPALIVE_TIMEOUT_SECONDS", env.FLUX_KEEPALIVE_TIMEOUT_SECONDS, 65, 1, 3600),
+    workspace: parseWorkspace(env.FLUX_WORKSPACE),
+    maxJobFilesBytes: parseInteger("FLUX_MAX_JOB_FILES_BYTES", env.FLUX_MAX_JOB_FILES_BYTES, DEFAULT_MAX_JOB_FILES_BYTES, 0, 256 * 1024 * 1024),
+    maxJobFiles: parseInteger("FLUX_MAX_JOB_FILES", env.FLUX_MAX_JOB_FILES, 64, 0, 10_000),
+    maxUploadBytes: parseInteger("FLUX_MAX_UPLOAD_BYTES", env.FLUX_MAX_UPLOAD_BYTES, 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+    maxListEntries: parseInteger("FLUX_MAX_LIST_ENTRIES", env.FLUX_MAX_LIST_ENTRIES, 1000, 1, 1_000_000),
     restartOnStop: parseBool("FLUX_RESTART_ON_STOP", env.FLUX_RESTART_ON_STOP, false),
     logLevel,
   };

@@ -27,6 +27,7 @@ import { Auth } from "./api/auth";
 import { ConnectionGate } from "./api/connections";
 import { Metrics } from "./api/metrics";
 import { FluxApiService } from "./api/service";
+import { brokerOwner, Workspace } from "./api/workspace";
 import { findSocket } from "./socket";
 import { logBrokerVersion } from "./broker-version";
 import { registerWeb } from "./web";
@@ -78,6 +79,13 @@ export async function startSidecar(
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
 
+  const workspace = config.workspace
+    ? new Workspace(config.workspace, {
+        maxListEntries: config.maxListEntries,
+        maxUploadBytes: config.maxUploadBytes,
+        owner: () => brokerOwner(flux.socketPath),
+      })
+    : undefined;
   const deps = {
     config,
     service: new FluxApiService(flux, {
@@ -85,7 +93,9 @@ export async function startSidecar(
       hasGpus: config.hasGpus,
       optionFlags: config.optionFlags,
       jobPath: config.jobPath,
+      workspace,
     }),
+    workspace,
     auth: new Auth(config, opts.clock),
     log,
     metrics: new Metrics(),

@@ -9,12 +9,15 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import type { FluxRestfulClient } from "./client";
 import { completionScript, completions } from "./cli/completion";
 import { explicitConnection, resolveConnection, type ConnectionFlags } from "./cli/connection";
+import { mkdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { isInside, isPlainName, listingTable, parseGetPattern, readBatchScript, readJobFiles } from "./cli/files";
 import { clusterTable, jobInfoTable, jobsTable, namedJob, table } from "./cli/format";
 import { getProfile, profilesPath, readProfiles, writeProfiles } from "./cli/profiles";
 import { STATE_FILTERS, parseIdset, parseStateFilter } from "./cli/select";
 import { FluxRestfulError, SubmitOutcomeUnknownError, WaitTimeoutError } from "./errors";
 import { formatF58, parseJobId } from "./ids";
-import type { ClientOptions, JobInfo, JobListEntry, OutputLine, RetryNotice, SubmitOptions } from "./types";
+import type { ClientOptions, FileEntry, JobFileListing, JobInfo, JobListEntry, OutputLine, RetryNotice, SubmitOptions } from "./types";
 
 export { resolveConnection, type ConnectionFlags } from "./cli/connection";
 export { jobInfoTable, jobsTable } from "./cli/format";
@@ -42,9 +45,16 @@ interface JobFlags {
   name?: string;
   idempotencyKey?: string;
   labelIo?: boolean;
+  file?: string[];
 }
 
-interface SubmitFlags extends JobFlags {
+/** Results to fetch once the job has ended. */
+interface GetFlags {
+  get?: string[];
+  getDir?: string;
+}
+
+interface SubmitFlags extends JobFlags, GetFlags {
   wait?: boolean;
   follow?: boolean;
   cc?: number[];
@@ -74,6 +84,9 @@ Examples:
   $ flux-restful login gke --stack gke                 # save them as profile "gke" (the default)
   $ flux-restful run -N 2 -n 4 -l hostname             # submit, stream the output, exit with the job's code
   $ flux-restful submit --cc 1-8 -- echo task {cc}     # eight jobs, ids printed as they come
+  $ flux-restful batch -N 2 --file input.dat job.sh    # a batch script and its input, run like flux batch
+  $ flux-restful run -N 2 --file in.txt --get 'out.*' -- sh -c 'wc -l < {{tmpdir}}/in.txt > out.$FLUX_TASK_RANK'
+  $ flux-restful files ls --job ƒ2Kmfk5xV              # a job's working directory; files get PATH saves one
   $ flux-restful jobs --state running
   $ flux-restful output --follow ƒ2Kmfk5xV
   $ source <(flux-restful completion bash)             # Tab completion (zsh: completion zsh)
@@ -124,6 +137,30 @@ export function jobExitCode(info: Pick<JobInfo, "returncode" | "result">): numbe
   return info.result === "COMPLETED" ? 0 : 1;
 }
 
+const FILES_HELP = `
+Files: --file sends a local file with the job; every node of the job finds it as {{tmpdir}}/NAME
+(the command may use that template). --get PATTERN downloads matching files of the job's working
+directory in the workspace once the job has ended (submit then waits); into --get-dir or here.`;
+
+const BATCH_HELP = `
+The script runs as a Flux instance over the job's nodes, so it may run \`flux run\` itself. Here -n
+counts slots of -c cores each (the instance's resources); with only -N, the job takes whole nodes
+and one slot per node, as flux batch does. The job is named after the script unless --name says
+otherwise. Its output comes back like any job's (output, --follow).
+
+Example:
+  $ flux-restful batch -N 2 --file input.txt --get 'result*' job.sh   # job.sh reads $(dirname "$0")/input.txt`;
+
+const FILES_COMMAND_HELP = `
+Paths are relative to the workspace; a job without --workdir runs in its own directory there
+(jobs/<time>-<id>), where it writes its results.
+
+Examples:
+  $ flux-restful files ls --job ƒ2Kmfk5xV
+  $ flux-restful files get jobs/20261203T020000Z-1a2b3c4d/result.txt results/
+  $ flux-restful files put data.csv inputs/
+  $ flux-restful files rm inputs/data.csv`;
+
 /** The connection options, accepted by the program (before the command) and by every command. */
 function connectionOptions(): Option[] {
   return [
@@ -153,7 +190,29 @@ function jobOptions(): Option[] {
     new Option("--name <name>", "job name (servers that support it)"),
     new Option("--idempotency-key <key>", "retry a submit whose outcome was unknown: the key it printed (servers that support it)"),
     new Option("-l, --label-io", "label each output line with its task rank"),
+    new Option("--file <[NAME=]PATH>", "send a local file with the job, as {{tmpdir}}/NAME on every node (NAME: its basename by default; repeatable)").argParser(collect),
   ];
+}
+
+/** Fetching a job's result files from its working directory once it has ended. */
+function getOptions(): Option[] {
+  return [
+    new Option("--get <pattern>", "when the job has ended, download the files of its working directory that match this glob (repeatable)").argParser(collect),
+    new Option("--get-dir <dir>", "where --get saves the files (default: the current directory)"),
+  ];
+}
+
+/** Bad options or operands found while running a command (commander reports its own). */
+class UsageError extends FluxRestfulError {
+  override name = "UsageError";
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 class Cli {
@@ -260,9 +319,10 @@ class Cli {
     return false;
   }
 
-  private submitOptions(command: string[], flags: JobFlags): SubmitOptions {
+  private submitOptions(command: string[] | undefined, flags: JobFlags): SubmitOptions {
     return {
       command,
+      files: readJobFiles(flags.file),
       numNodes: flags.nodes,
       numTasks: flags.ntasks,
       coresPerTask: flags.coresPerTask,
@@ -330,19 +390,84 @@ class Cli {
 
   async submit(command: string[], flags: GlobalFlags & SubmitFlags): Promise<void> {
     if (flags.cc) return this.submitCopies(command, flags, flags.cc);
+    flags.get?.forEach(parseGetPattern); // a bad pattern is refused before the job runs
     const client = await this.client(flags);
     const id = await this.submitOne(client, this.submitOptions(command, flags), "run the same command");
-    if (id === undefined) return;
-    if (flags.json && !flags.wait && !flags.follow) this.printJson({ id, f58: formatF58(id) });
+    if (id !== undefined) await this.afterSubmit(client, id, flags);
+  }
+
+  /** `batch`: a script run as its own Flux instance over the job's nodes, as `flux batch` runs it. */
+  async batch(scriptFile: string, args: string[], flags: GlobalFlags & SubmitFlags): Promise<void> {
+    const script = readBatchScript(scriptFile);
+    flags.get?.forEach(parseGetPattern);
+    const options: SubmitOptions = { ...this.submitOptions(undefined, flags), script, scriptArgs: args, name: flags.name ?? path.basename(scriptFile) };
+    const client = await this.client(flags);
+    const id = await this.submitOne(client, options, "run the same batch command");
+    if (id !== undefined) await this.afterSubmit(client, id, flags);
+  }
+
+  /** What submit and batch do with the id: print it, then follow, wait and fetch results as asked (--get waits). */
+  private async afterSubmit(client: FluxRestfulClient, id: bigint, flags: GlobalFlags & SubmitFlags): Promise<void> {
+    const wait = flags.wait || flags.follow || Boolean(flags.get?.length);
+    if (flags.json && !wait) this.printJson({ id, f58: formatF58(id) });
     else if (!flags.json) this.io.stderr.write(`submitted job ${id} (${formatF58(id)})\n`);
     if (flags.follow && !(await this.attach(client, id, flags))) return;
-    if (flags.wait || flags.follow) await this.waitAndReport(client, id, flags);
+    if (wait) await this.waitAndReport(client, id, flags);
+    if (flags.get?.length) await this.fetchResults(client, id, flags.get, flags.getDir);
+  }
+
+  /**
+   * `--get`: the files of the job's directory matching each pattern, saved under `dir`. Names come
+   * from the server: only plain names are used (never "..", never a "/"), each download replaces
+   * its local file atomically, and nothing is written outside `dir`. A pattern matching nothing,
+   * or a failed download, makes the exit code 1 when the job's own was 0.
+   */
+  private async fetchResults(client: FluxRestfulClient, id: bigint, patterns: string[], dir = "."): Promise<void> {
+    const fail = (message: string) => {
+      this.warn(message);
+      if (this.exitCode === 0) this.exitCode = FAILURE;
+    };
+    const gets = patterns.map(parseGetPattern);
+    let listing: JobFileListing;
+    try {
+      listing = await client.jobFiles(id);
+    } catch (err) {
+      return fail(`cannot list the files of job ${formatF58(id)}: ${(err as Error).message}`);
+    }
+    const entries = new Map<string, FileEntry[]>([["", listing.entries]]);
+    const saved = new Set<string>();
+    for (const get of gets) {
+      if (!entries.has(get.dir)) {
+        const sub = await client.listFiles(`${listing.path}/${get.dir}`).catch(() => undefined);
+        entries.set(get.dir, sub?.entries ?? []);
+      }
+      const matches = entries.get(get.dir)!.filter((e) => e.type === "file" && get.match.test(e.name));
+      if (!matches.length) fail(`no file of job ${formatF58(id)} matches "${get.text}" (in ${listing.path}${get.dir ? `/${get.dir}` : ""})`);
+      for (const entry of matches) {
+        const remote = `${listing.path}/${get.dir ? `${get.dir}/` : ""}${entry.name}`;
+        if (saved.has(remote)) continue;
+        saved.add(remote);
+        const local = path.join(dir, get.dir, entry.name);
+        if (!isPlainName(entry.name) || !isInside(dir, local)) {
+          fail(`not saving ${JSON.stringify(entry.name)}: the server listed a name that is not a plain file name`);
+          continue;
+        }
+        try {
+          mkdirSync(path.dirname(local), { recursive: true });
+          const size = await client.downloadFileTo(remote, local);
+          this.io.stderr.write(`saved ${remote} as ${local} (${size} bytes)\n`);
+        } catch (err) {
+          fail(`cannot save ${remote}: ${(err as Error).message}`);
+        }
+      }
+    }
   }
 
   /** `submit --cc IDSET`: one job per id, {cc} replaced by it; each id printed when it is known. */
   private async submitCopies(command: string[], flags: GlobalFlags & SubmitFlags, copies: number[]): Promise<void> {
     if (flags.follow) throw new InvalidArgumentError("--cc cannot be combined with --follow (use --wait, then output ID)");
     if (flags.idempotencyKey) throw new InvalidArgumentError("--idempotency-key names one submit; it cannot be combined with --cc");
+    if (flags.get?.length) throw new InvalidArgumentError("--get fetches one job's files; it cannot be combined with --cc (use files get)");
     const client = await this.client(flags);
     const ids: bigint[] = [];
     for (const cc of copies) {
@@ -365,15 +490,67 @@ class Cli {
   }
 
   /** `run`: submit, stream the output, exit with the job's code (like `flux run`). */
-  async run(command: string[], flags: GlobalFlags & JobFlags): Promise<void> {
+  async run(command: string[], flags: GlobalFlags & JobFlags & GetFlags): Promise<void> {
+    flags.get?.forEach(parseGetPattern); // a bad pattern is refused before the job runs
     const client = await this.client(flags);
     const id = await this.submitOne(client, this.submitOptions(command, flags), "run the same command");
-    if (id === undefined || !(await this.attach(client, id, flags))) return;
+    if (id === undefined) return;
+    if (!(await this.attach(client, id, flags))) {
+      if (flags.get?.length) this.warn(`no results fetched; once the job has ended: flux-restful files ls --job ${formatF58(id)}`);
+      return;
+    }
     const info = await client.wait(id);
     this.exitCode = jobExitCode(info);
-    if (this.exitCode === 0) return;
-    const exception = info.exception?.occurred === true ? `${info.exception.type}${info.exception.note ? `: ${info.exception.note}` : ""}` : "";
-    this.warn(`job ${formatF58(id)} ${String(info.result).toLowerCase() || "ended"}${exception ? ` (${exception})` : ""}, exit code ${this.exitCode}`);
+    if (this.exitCode !== 0) {
+      const exception = info.exception?.occurred === true ? `${info.exception.type}${info.exception.note ? `: ${info.exception.note}` : ""}` : "";
+      this.warn(`job ${formatF58(id)} ${String(info.result).toLowerCase() || "ended"}${exception ? ` (${exception})` : ""}, exit code ${this.exitCode}`);
+    }
+    // a failed job's files (logs, partial results) are often what tells why
+    if (flags.get?.length) await this.fetchResults(client, id, flags.get, flags.getDir);
+  }
+
+  async filesList(dir: string | undefined, flags: GlobalFlags & { job?: string }): Promise<void> {
+    const client = await this.client(flags);
+    if (flags.job !== undefined && dir !== undefined) throw new InvalidArgumentError("give a PATH or --job, not both");
+    const listing = flags.job !== undefined ? await client.jobFiles(parseJobId(flags.job)) : await client.listFiles(dir ?? "");
+    if (flags.json) return this.printJson(listing);
+    if (flags.job !== undefined) this.io.stderr.write(`${listing.path}:\n`);
+    this.print(listingTable(listing));
+    if (listing.truncated) this.warn(`only the first ${listing.entries.length} entries are listed (the server's limit)`);
+  }
+
+  /** `files get PATH [DEST]`: DEST a file, a directory (existing, or ending in "/") or the current directory. */
+  async filesGet(remote: string, dest: string | undefined, flags: GlobalFlags): Promise<void> {
+    const name = remote.replace(/\/+$/, "").split("/").pop() ?? "";
+    if (!isPlainName(name)) throw new InvalidArgumentError(`"${remote}" does not name a file`);
+    let local = dest ?? name;
+    if (dest !== undefined && (/[/\\]$/.test(dest) || isDirectory(dest))) local = path.join(dest, name);
+    const size = await (await this.client(flags)).downloadFileTo(remote, local);
+    if (flags.json) this.printJson({ path: remote, file: local, size });
+    else this.print(`saved ${remote} as ${local} (${size} bytes)`);
+  }
+
+  /** `files put LOCAL [PATH]`: PATH defaults to LOCAL's basename; a PATH ending in "/" is a directory. */
+  async filesPut(local: string, remote: string | undefined, flags: GlobalFlags & { mode?: string }): Promise<void> {
+    const name = path.basename(local);
+    const target = remote === undefined ? name : remote.endsWith("/") ? remote + name : remote;
+    let mode = flags.mode;
+    if (mode === undefined) {
+      try {
+        mode = (statSync(local).mode & 0o777).toString(8).padStart(4, "0");
+      } catch (err) {
+        throw new FluxRestfulError(`cannot read ${local} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+    const stored = await (await this.client(flags)).uploadFile(target, { file: local }, { mode });
+    if (flags.json) this.printJson(stored);
+    else this.print(`uploaded ${local} as ${stored.path} (${stored.size} bytes, mode ${stored.mode.toString(8).padStart(4, "0")})`);
+  }
+
+  async filesRemove(remote: string, flags: GlobalFlags): Promise<void> {
+    await (await this.client(flags)).deleteFile(remote);
+    if (flags.json) this.printJson({ removed: remote });
+    else this.print(`removed ${remote}`);
   }
 
   async output(id: string, flags: GlobalFlags & { follow?: boolean; labelIo?: boolean }): Promise<void> {
@@ -456,26 +633,42 @@ class Cli {
     const withOptions = (cmd: Command, options: Option[]) => (options.forEach((o) => cmd.addOption(o)), cmd);
     // commander passes (...operands, options, command); actions take the operands and every flag,
     // those given before the command (the program's) and after it (the command's, which win)
+    // (a usage error found by an action is not one commander has printed: it becomes a UsageError)
     const act = <A extends unknown[], F>(action: (...args: [...A, F]) => Promise<void> | void) =>
       async (...args: unknown[]) => {
         const cmd = args.at(-1) as Command;
-        await action(...([...args.slice(0, -2), { ...program.opts(), ...cmd.opts() }] as [...A, F]));
+        try {
+          await action(...([...args.slice(0, -2), { ...program.opts(), ...cmd.opts() }] as [...A, F]));
+        } catch (err) {
+          throw err instanceof InvalidArgumentError ? new UsageError(err.message) : err;
+        }
       };
 
-    withOptions(command("run", "submit a job, stream its output, exit with its code (like flux run)"), jobOptions())
+    withOptions(command("run", "submit a job, stream its output, exit with its code (like flux run)"), [...jobOptions(), ...getOptions()])
       .usage("[options] [--] command [args...]")
       .argument("<command...>", "the command to run")
       .passThroughOptions()
+      .addHelpText("after", FILES_HELP)
       .addHelpText("after", "\nCtrl-C once says what to do; twice within 2s cancels the job; Ctrl-Z detaches (reattach with `output --follow ID`).")
-      .action(act((cmd: string[], flags: GlobalFlags & JobFlags) => this.run(cmd, flags)));
-    withOptions(command("submit", "submit a job (or --cc many), print its id"), jobOptions())
+      .action(act((cmd: string[], flags: GlobalFlags & JobFlags & GetFlags) => this.run(cmd, flags)));
+    withOptions(command("submit", "submit a job (or --cc many), print its id"), [...jobOptions(), ...getOptions()])
       .usage("[options] [--] command [args...]")
       .argument("<command...>", "the command to run")
       .passThroughOptions()
       .addOption(new Option("--cc <idset>", "submit one copy per id (e.g. 1-8), replacing {cc} in the command, name, env and workdir").argParser(parseIdset))
       .option("--wait", "wait for the job; exit with its return code")
       .option("--follow", "print the job's output as it runs; exit with its return code")
+      .addHelpText("after", FILES_HELP)
       .action(act((cmd: string[], flags: GlobalFlags & SubmitFlags) => this.submit(cmd, flags)));
+    withOptions(command("batch", "submit a batch script, run as its own Flux instance on the job's nodes (like flux batch)"), [...jobOptions(), ...getOptions()])
+      .usage("[options] script [args...]")
+      .argument("<script>", "the script: a local file starting with #! (sent with the job)")
+      .argument("[args...]", "the script's arguments")
+      .passThroughOptions()
+      .option("--wait", "wait for the job; exit with its return code")
+      .option("--follow", "print the job's output as it runs; exit with its return code")
+      .addHelpText("after", BATCH_HELP)
+      .action(act((script: string, args: string[], flags: GlobalFlags & SubmitFlags) => this.batch(script, args, flags)));
     command("jobs", "list jobs")
       .option("--limit <n>", "show at most n jobs", positiveInt)
       .addOption(new Option("--state <states>", `only jobs in these states or with these results, comma-separated: ${STATE_FILTERS.join(", ")}`).argParser(parseStateFilter))
@@ -501,6 +694,29 @@ class Cli {
       .argument("<query>", "regular expression")
       .option("--limit <n>", "show at most n jobs", positiveInt)
       .action(act((query: string, flags: GlobalFlags & { limit?: number }) => this.search(query, flags)));
+    const files = program.command("files").description("list, download, upload and remove files of the workspace (the jobs' working directories)");
+    files.addHelpText("after", FILES_COMMAND_HELP);
+    const fileCommand = (name: string, description: string) => {
+      const cmd = files.command(name).description(description);
+      connected.push(cmd);
+      return cmd;
+    };
+    fileCommand("ls", "list a directory of the workspace, or a job's working directory")
+      .argument("[path]", "directory, relative to the workspace (default: its root)")
+      .option("--job <jobid>", "the working directory of this job")
+      .action(act((dir: string | undefined, flags: GlobalFlags & { job?: string }) => this.filesList(dir, flags)));
+    fileCommand("get", "download a file; never writes outside DEST")
+      .argument("<path>", "file, relative to the workspace")
+      .argument("[dest]", "local file or directory (default: the file's name in the current directory)")
+      .action(act((remote: string, dest: string | undefined, flags: GlobalFlags) => this.filesGet(remote, dest, flags)));
+    fileCommand("put", "upload a local file (streamed; its permission bits go along)")
+      .argument("<local>", "local file")
+      .argument("[path]", "where in the workspace (default: its name at the root; ending in / : into that directory)")
+      .option("--mode <octal>", "permission bits, e.g. 0644 (default: the local file's)")
+      .action(act((local: string, remote: string | undefined, flags: GlobalFlags & { mode?: string }) => this.filesPut(local, remote, flags)));
+    fileCommand("rm", "remove a file")
+      .argument("<path>", "file, relative to the workspace")
+      .action(act((remote: string, flags: GlobalFlags) => this.filesRemove(remote, flags)));
     command("nodes", "list the nodes of the instance").action(act((flags: GlobalFlags) => this.nodes(flags)));
     command("cluster", "show the cluster summary: nodes up, down and allocated, cores, GPUs, submit limits")
       .action(act((flags: GlobalFlags) => this.cluster(flags)));
@@ -544,9 +760,9 @@ class Cli {
       await this.program().parseAsync(argv, { from: "user" });
       return this.exitCode;
     } catch (err) {
-      if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_ERROR;
+      if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_ERROR; // commander has said why
       this.warn((err as Error)?.message ?? String(err));
-      if (err instanceof InvalidArgumentError) return USAGE_ERROR;
+      if (err instanceof UsageError) return USAGE_ERROR;
       return err instanceof WaitTimeoutError ? 124 : FAILURE;
     }
   }

@@ -7,6 +7,8 @@
  * challenge when no secret key is known, is answered with Basic user:token.
  */
 import { randomUUID } from "node:crypto";
+import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join as joinPath, posix, resolve as resolvePath } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SignJWT } from "jose";
 import {
@@ -18,13 +20,19 @@ import {
   SubmitOutcomeUnknownError,
   WaitTimeoutError,
 } from "./errors";
+import { IdleDeadline, bytesStream, eachChunk, encodeJobFile, localFileStream } from "./files";
 import { parseJobId, type JobIdLike } from "./ids";
 import { parseJson } from "./json";
 import { LineAssembler } from "./lines";
 import { readSse, type SseMessage } from "./sse";
-import { Transport, type HttpRequest, type HttpResponse, type QueryValue } from "./transport";
+import { Transport, type HttpRequest, type HttpResponse, type QueryValue, type RequestBody } from "./transport";
 import type {
+  BatchOptions,
   ClientOptions,
+  FileDownload,
+  FileListing,
+  JobFileListing,
+  UploadResult,
   ClusterSummary,
   JobEvent,
   JobInfo,
@@ -93,7 +101,7 @@ export class FluxRestfulClient {
   private readonly transport: Transport;
   private authorization?: string;
   private login?: Promise<void>;
-  private features?: Promise<{ name: boolean; idempotencyKey: boolean }>;
+  private features?: Promise<SubmitFeatures>;
   private readonly pollIntervalMs: number;
   private readonly retries: number;
 
@@ -243,7 +251,16 @@ export class FluxRestfulClient {
    */
   async submit(options: SubmitOptions): Promise<SubmitResult> {
     const command = Array.isArray(options.command) ? options.command.map(shellQuote).join(" ") : options.command;
-    if (!command.trim()) throw new FluxRestfulError("a command is required");
+    const { script } = options;
+    if (script !== undefined) {
+      if (command !== undefined) throw new FluxRestfulError("a job runs a command or a batch script, not both");
+      if (!script.startsWith("#!")) throw new FluxRestfulError('a batch script must start with "#!" (an interpreter line such as #!/bin/sh)');
+    } else {
+      if (!command?.trim()) throw new FluxRestfulError("a command is required");
+      if (options.scriptArgs?.length) throw new FluxRestfulError("script arguments need a batch script");
+    }
+    const files = Object.entries(options.files ?? {});
+    const carriesFiles = script !== undefined || files.length > 0;
     const features = await this.submitFeatures();
     if (options.name !== undefined && !features.name) {
       throw new FluxRestfulError(`${this.origin} does not accept a job name (its OpenAPI document lists none for submit)`);
@@ -251,9 +268,13 @@ export class FluxRestfulClient {
     if (options.idempotencyKey !== undefined && !features.idempotencyKey) {
       throw new FluxRestfulError(`${this.origin} does not honour idempotency keys (its OpenAPI document lists no Idempotency-Key for submit)`);
     }
+    // A server without files would read the body as envars and drop the files without a word.
+    if (carriesFiles && !features.files) {
+      throw new FluxRestfulError(`${this.origin} does not accept files or batch scripts with a job (its OpenAPI document lists no "files" for submit)`);
+    }
     const key = features.idempotencyKey ? (options.idempotencyKey ?? randomUUID()) : undefined;
     const flags = Object.entries(options.optionFlags ?? {});
-    const query: Record<string, QueryValue> = {
+    const fields: Record<string, QueryValue> = {
       command,
       num_tasks: options.numTasks,
       cores_per_task: options.coresPerTask,
@@ -265,8 +286,27 @@ export class FluxRestfulClient {
       runtime: options.runtime,
       name: options.name,
     };
-    // The API reads every field from the query and takes the JSON body as the envars dict.
-    const json = options.envars && Object.keys(options.envars).length ? options.envars : undefined;
+    const envars = options.envars && Object.keys(options.envars).length ? options.envars : undefined;
+    let query: Record<string, QueryValue> | undefined;
+    let json: unknown;
+    if (carriesFiles) {
+      // Files go in a JSON body, and then the whole submit goes with them, typed.
+      json = Object.fromEntries(
+        Object.entries({
+          ...fields,
+          exclusive: options.exclusive,
+          option_flags: flags.length ? Object.fromEntries(flags) : undefined,
+          envars,
+          script,
+          script_args: options.scriptArgs,
+          files: files.length ? Object.fromEntries(files.map(([name, file]) => [name, encodeJobFile(file)])) : undefined,
+        }).filter(([, value]) => value !== undefined),
+      );
+    } else {
+      // The API reads every field from the query and takes the JSON body as the envars dict.
+      query = fields;
+      json = envars;
+    }
     const headers = key ? { "idempotency-key": `"${key}"` } : undefined;
     let body: { id: JobIdLike; Message?: string };
     try {
@@ -275,6 +315,12 @@ export class FluxRestfulClient {
       throw this.outcomeUnknown(err, key) ?? err;
     }
     return { id: parseJobId(body.id), message: body.Message ?? "" };
+  }
+
+  /** Submits a batch script, run the way `flux batch` runs it (one Flux instance over the job's nodes). */
+  batch(script: string, options: BatchOptions = {}): Promise<SubmitResult> {
+    const { args, ...rest } = options;
+    return this.submit({ ...rest, script, scriptArgs: args });
   }
 
   /** A SubmitOutcomeUnknownError for a submit failure after which the job may exist; else undefined. */
@@ -288,25 +334,35 @@ export class FluxRestfulClient {
     return new SubmitOutcomeUnknownError(`${what}; ${next}`, key, err as FluxRestfulError);
   }
 
-  /** What the server's OpenAPI document lists for submit: a `name` field, the Idempotency-Key header (our sidecar has both). */
-  private submitFeatures(): Promise<{ name: boolean; idempotencyKey: boolean }> {
-    this.features ??= (async () => {
-      const doc = (await this.callJson({ method: "GET", path: "openapi.json" }).catch(() => undefined)) as
+  /** What the server's OpenAPI document lists for submit: the `name` and `files` fields, the Idempotency-Key header (our sidecar has them all). */
+  private submitFeatures(): Promise<SubmitFeatures> {
+    if (this.features) return this.features;
+    const features = (async (): Promise<SubmitFeatures> => {
+      // No document (an error status) means no features; an unreachable server means not known yet.
+      const doc = (await this.callJson({ method: "GET", path: "openapi.json" }).catch((err) => {
+        if (err instanceof ConnectionError || err instanceof AuthenticationError) throw err;
+        return undefined;
+      })) as
         | { paths?: Record<string, { post?: OpenApiOperation }>; components?: { schemas?: Record<string, OpenApiSchema> } }
         | undefined;
       const op = doc?.paths?.["/v1/jobs/submit"]?.post;
-      if (!op) return { name: false, idempotencyKey: false };
+      if (!op) return { name: false, idempotencyKey: false, files: false };
       const idempotencyKey = Boolean(op.parameters?.some((p) => p.in === "header" && p.name?.toLowerCase() === "idempotency-key"));
-      if (op.parameters?.some((p) => p.name === "name")) return { name: true, idempotencyKey };
       const content = Object.values(op.requestBody?.content ?? {});
-      const name = content.some(({ schema }) => {
-        const ref = schema?.$ref?.split("/").pop();
-        const resolved = ref ? doc?.components?.schemas?.[ref] : schema;
-        return Boolean(resolved?.properties && "name" in resolved.properties);
-      });
-      return { name, idempotencyKey };
+      const lists = (field: string) =>
+        Boolean(op.parameters?.some((p) => p.name === field)) ||
+        content.some(({ schema }) => {
+          const ref = schema?.$ref?.split("/").pop();
+          const resolved = ref ? doc?.components?.schemas?.[ref] : schema;
+          return Boolean(resolved?.properties && field in resolved.properties);
+        });
+      return { name: lists("name"), idempotencyKey, files: lists("files") };
     })();
-    return this.features;
+    this.features = features;
+    features.catch(() => {
+      if (this.features === features) this.features = undefined; // asked again next time
+    });
+    return features;
   }
 
   /** The job's output so far (our sidecar) or once it is complete (the Python server blocks). */
@@ -334,6 +390,158 @@ export class FluxRestfulClient {
   async search(options: SearchOptions = {}): Promise<SearchResult> {
     const query = { search: options.query, start: options.start, length: options.length, draw: options.draw };
     return (await this.callJson({ method: "GET", path: "v1/jobs/search", query })) as SearchResult;
+  }
+
+  // ---- the workspace ----------------------------------------------------------------------------
+
+  /** A directory of the workspace ("" or nothing: its root). */
+  async listFiles(path = ""): Promise<FileListing> {
+    return (await this.callJson({ method: "GET", path: "v1/files", query: { path } })) as FileListing;
+  }
+
+  /** The job's working directory in the workspace; download an entry as `${listing.path}/${entry.name}`. */
+  async jobFiles(job: JobIdLike): Promise<JobFileListing> {
+    const id = parseJobId(job);
+    try {
+      const body = (await this.callJson({ method: "GET", path: `v1/jobs/${id}/files` })) as JobFileListing;
+      return { ...body, id };
+    } catch (err) {
+      // the job has no directory in the workspace, or there is no such job: tell the two apart
+      if (err instanceof ApiError && err.status === 404) await this.jobInfo(id);
+      throw err;
+    }
+  }
+
+  /** A workspace file as it arrives; the body must be read to its end or cancelled. */
+  async downloadFileStream(path: string, options: StreamOptions = {}): Promise<FileDownload> {
+    const res = await this.call({ method: "GET", path: "v1/files/content", query: { path }, accept: "application/octet-stream", stream: true, signal: options.signal });
+    if (res.status >= 400 || !res.body) {
+      const body = tryParse(res.text);
+      throw new ApiError(`${serverMessage(body, res.text?.trim() || "download failed")} (HTTP ${res.status})`, res.status, body);
+    }
+    const length = Number(res.headers.get("content-length") ?? NaN);
+    return { body: res.body, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined };
+  }
+
+  /** Reads a download, failing when the server goes silent for the request timeout. */
+  private async readDownload(path: string, onChunk: (chunk: Uint8Array) => void | Promise<void>, signal?: AbortSignal, announced?: (size?: number) => void | Promise<void>): Promise<void> {
+    const idle = new IdleDeadline(this.options.timeoutMs ?? 30_000, signal);
+    try {
+      const download = await this.downloadFileStream(path, { signal: idle.signal });
+      try {
+        await announced?.(download.size);
+      } catch (err) {
+        await download.body.cancel().catch(() => undefined);
+        throw err;
+      }
+      await eachChunk(download.body, (chunk) => (idle.touch(), onChunk(chunk)));
+    } catch (err) {
+      if (idle.expired && !signal?.aborted) throw new ConnectionError(`${this.origin} sent nothing for ${idle.ms / 1000} s while sending ${path}`, true);
+      throw err;
+    } finally {
+      idle.stop();
+    }
+  }
+
+  /** A workspace file in memory, up to `maxBytes` (default 64 MiB; larger files: downloadFileTo). */
+  async downloadFile(path: string, options: StreamOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
+    const maxBytes = options.maxBytes ?? 64 << 20;
+    const tooLarge = () => new FluxRestfulError(`${path} is larger than ${maxBytes} bytes: save it with downloadFileTo instead`);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    await this.readDownload(
+      path,
+      (chunk) => {
+        size += chunk.byteLength;
+        if (size > maxBytes) throw tooLarge();
+        chunks.push(chunk);
+      },
+      options.signal,
+      (announced) => {
+        if (announced !== undefined && announced > maxBytes) throw tooLarge();
+      },
+    );
+    return new Uint8Array(Buffer.concat(chunks, size));
+  }
+
+  /**
+   * Saves a workspace file as `localFile` with bounded memory: it is written to a new temporary
+   * file beside it, then renamed over it, so a failed download leaves nothing and a symlink
+   * planted at `localFile` is replaced, never followed. Resolves to the number of bytes.
+   */
+  async downloadFileTo(path: string, localFile: string, options: StreamOptions = {}): Promise<number> {
+    const target = resolvePath(localFile);
+    // (the name cut short so the temporary one stays within NAME_MAX)
+    const temp = joinPath(dirname(target), `.${basename(target).slice(0, 200)}.${randomUUID().slice(0, 8)}.part`);
+    let file: FileHandle | undefined;
+    let size = 0;
+    try {
+      await this.readDownload(
+        path,
+        async (chunk) => {
+          size += chunk.byteLength;
+          await file!.write(chunk);
+        },
+        options.signal,
+        async () => {
+          try {
+            file = await open(temp, "wx", 0o666); // O_EXCL: a new file, whatever lies at that name
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            throw new FluxRestfulError(`cannot write ${localFile}: ${code === "ENOENT" ? `no directory ${dirname(target)}` : (code ?? (err as Error).message)}`);
+          }
+        },
+      );
+      await file!.close();
+      file = undefined;
+      await rename(temp, target);
+      return size;
+    } catch (err) {
+      await file?.close().catch(() => undefined);
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Stores a file in the workspace (parent directories are created): text, bytes, or a local file
+   * given as `{ file }`, which is streamed from disk. `mode`: permission bits, e.g. 0o755 or "0755".
+   */
+  async uploadFile(path: string, source: string | Uint8Array | { file: string }, options: StreamOptions & { mode?: number | string } = {}): Promise<UploadResult> {
+    const mode = typeof options.mode === "number" ? options.mode.toString(8).padStart(4, "0") : options.mode;
+    const idle = new IdleDeadline(this.options.timeoutMs ?? 30_000, options.signal);
+    let body: () => RequestBody;
+    if (typeof source === "string" || source instanceof Uint8Array) {
+      const bytes = typeof source === "string" ? Buffer.from(source) : source;
+      body = () => ({ data: bytesStream(bytes, () => idle.touch()), contentType: "application/octet-stream", length: bytes.byteLength });
+    } else {
+      const info = await stat(source.file);
+      if (!info.isFile()) throw new FluxRestfulError(`${source.file} is not a regular file`);
+      body = () => ({ data: localFileStream(source.file, () => idle.touch()), contentType: "application/octet-stream", length: info.size });
+    }
+    try {
+      // Log in first, with a small request that needs no broker: otherwise the whole body goes
+      // out once only to be refused with 401 (and is read from disk and sent again).
+      if (this.authorization === undefined && this.options.user !== undefined) {
+        const parent = posix.dirname(path);
+        const probe = await this.call({ method: "GET", path: "v1/files", query: { path: parent === "." ? "" : parent }, stream: true, signal: idle.signal });
+        await probe.body?.cancel().catch(() => undefined);
+      }
+      const res = await this.call({ method: "PUT", path: "v1/files/content", query: { path, mode }, body, timeoutMs: 0, signal: idle.signal });
+      const answer = tryParse(res.text);
+      if (res.status >= 400) throw new ApiError(`${serverMessage(answer, res.text?.trim() || "upload failed")} (HTTP ${res.status})`, res.status, answer);
+      return answer as UploadResult;
+    } catch (err) {
+      if (idle.expired && !options.signal?.aborted) throw new ConnectionError(`${this.origin} took more than ${idle.ms / 1000} s to take or answer the upload of ${path}`, true);
+      throw err;
+    } finally {
+      idle.stop();
+    }
+  }
+
+  /** Removes a workspace file (not a directory). */
+  async deleteFile(path: string): Promise<void> {
+    await this.callJson({ method: "DELETE", path: "v1/files/content", query: { path } });
   }
 
   // ---- streams ----------------------------------------------------------------------------------
@@ -483,6 +691,12 @@ export class FluxRestfulClient {
       clearTimeout(timer);
     }
   }
+}
+
+interface SubmitFeatures {
+  name: boolean;
+  idempotencyKey: boolean;
+  files: boolean;
 }
 
 interface OpenApiSchema {

@@ -12,12 +12,22 @@ import type { RetryNotice } from "./types";
 
 export type QueryValue = string | number | bigint | boolean | undefined;
 
+/** A request body built afresh for each attempt (a stream cannot be sent twice). */
+export interface RequestBody {
+  data: string | Uint8Array | ReadableStream<Uint8Array>;
+  contentType: string;
+  /** Sent as content-length (lets the server refuse an oversize upload before reading it). */
+  length?: number;
+}
+
 export interface HttpRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   query?: Record<string, QueryValue>;
   /** Sent as a JSON body. */
   json?: unknown;
+  /** Any other body (uploads); called once per attempt. */
+  body?: () => RequestBody;
   authorization?: string;
   accept?: string;
   headers?: Record<string, string>;
@@ -138,8 +148,9 @@ export class Transport {
 
   async send(request: HttpRequest): Promise<HttpResponse> {
     // A POST carrying an Idempotency-Key is as safe to resend as a GET: the server answers a
-    // repeat with the outcome of the first (only send the key to servers that honour it).
-    const idempotent = request.method === "GET" || hasIdempotencyKey(request.headers);
+    // repeat with the outcome of the first (only send the key to servers that honour it). A PUT
+    // replaces the whole file, so a repeat leaves what one would.
+    const idempotent = request.method === "GET" || request.method === "PUT" || hasIdempotencyKey(request.headers);
     for (let attempt = 0; ; attempt++) {
       const canRetry = attempt < this.options.retries;
       let response: HttpResponse;
@@ -177,13 +188,20 @@ export class Transport {
     const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
     const headers: Record<string, string> = { ...request.headers, accept: request.accept ?? "application/json" };
     if (request.authorization) headers.authorization = request.authorization;
-    let body: string | undefined;
+    let body: RequestBody["data"] | undefined;
     if (request.json !== undefined) {
       headers["content-type"] = "application/json";
       body = stringifyJson(request.json);
+    } else if (request.body) {
+      const built = request.body();
+      headers["content-type"] = built.contentType;
+      if (built.length !== undefined) headers["content-length"] = String(built.length);
+      body = built.data;
     }
     try {
-      const init = { method: request.method, headers, body, signal, dispatcher: this.dispatcher };
+      // fetch sends a stream body only when told it may start before the response (half duplex)
+      const duplex = body instanceof ReadableStream ? "half" : undefined;
+      const init = { method: request.method, headers, body, signal, dispatcher: this.dispatcher, duplex };
       // The global fetch's typings name the dispatcher type of undici-types, structurally the same.
       const res = await fetch(this.url(request.path, request.query), init as RequestInit);
       if (request.stream && res.ok) return { status: res.status, headers: res.headers, body: res.body };

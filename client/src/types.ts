@@ -34,9 +34,31 @@ export interface JobListEntry {
   [key: string]: unknown;
 }
 
+/**
+ * A file sent with a job (RFC 37 file archive in the jobspec): the job shell writes it into
+ * `{{tmpdir}}/NAME` on every node before the tasks start. Text is sent as UTF-8; bytes as UTF-8
+ * when they are valid UTF-8, else base64 (as `flux submit --add-file` does).
+ */
+export type JobFile =
+  | string
+  | Uint8Array
+  | {
+      data: string | Uint8Array;
+      /** How a string `data` is encoded (default utf-8); bytes choose their own. */
+      encoding?: "utf-8" | "base64";
+      /** Permission bits, a number (0o755) or an octal string ("0755"); the server's default is 0600. */
+      mode?: number | string;
+    };
+
 export interface SubmitOptions {
-  /** A shell-like command line, or argv (quoted for the server's shlex split). */
-  command: string | string[];
+  /** A shell-like command line, or argv (quoted for the server's shlex split). Not with `script`. */
+  command?: string | string[];
+  /** A batch script (must start with "#!"): the job runs it as its own Flux instance, as `flux batch` does. */
+  script?: string;
+  /** Arguments of the batch script. */
+  scriptArgs?: string[];
+  /** Files for the job, by relative name; commands refer to them as `{{tmpdir}}/NAME`. */
+  files?: Record<string, JobFile>;
   numTasks?: number;
   coresPerTask?: number;
   gpusPerTask?: number;
@@ -56,6 +78,46 @@ export interface SubmitOptions {
    * ended in SubmitOutcomeUnknownError to retry it safely. Only sent to servers that honour it.
    */
   idempotencyKey?: string;
+}
+
+/** The options of a batch job: a submit's, without a command (the script is the job). */
+export type BatchOptions = Omit<SubmitOptions, "command" | "script" | "scriptArgs"> & { args?: string[] };
+
+/** One entry of a workspace listing. */
+export interface FileEntry {
+  name: string;
+  type: "file" | "directory" | "symlink" | "other";
+  size: number;
+  /** Modification time, seconds since the epoch. */
+  mtime: number;
+  /** Permission bits. */
+  mode: number;
+}
+
+/** `GET /v1/files`: a workspace directory, sorted by name; `truncated` past the server's entry limit. */
+export interface FileListing {
+  path: string;
+  entries: FileEntry[];
+  truncated: boolean;
+}
+
+/** `GET /v1/jobs/{id}/files`: the job's working directory; download an entry as `${path}/${name}`. */
+export interface JobFileListing extends FileListing {
+  id: bigint;
+}
+
+/** `PUT /v1/files/content`: what was stored. */
+export interface UploadResult {
+  path: string;
+  size: number;
+  mode: number;
+}
+
+/** A download as it arrives: read `body` to the end or cancel it. */
+export interface FileDownload {
+  body: ReadableStream<Uint8Array>;
+  /** The size the server announced, when it did. */
+  size?: number;
 }
 
 export interface SubmitResult {

@@ -5,12 +5,15 @@ import type { Auth } from "./auth";
 import type { Router } from "./http";
 import type { Metrics } from "./metrics";
 import type { FluxApiService } from "./service";
+import type { Workspace } from "./workspace";
 
 export type ApiApp = Router;
 
 export interface ApiDeps {
   config: SidecarConfig;
   service: FluxApiService;
+  /** FLUX_WORKSPACE; undefined when it is not set (the file routes answer 501). */
+  workspace?: Workspace;
   auth: Auth;
   log: Logger;
   metrics: Metrics;

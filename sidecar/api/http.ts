@@ -15,7 +15,7 @@ export type Headers = Record<string, string | string[]>;
 
 /** A streamed body: chunks from `produce` until it ends, the client leaves or the server stops. */
 export interface StreamBody {
-  produce(signal: AbortSignal): AsyncIterable<string>;
+  produce(signal: AbortSignal): AsyncIterable<string | Uint8Array>;
   /** Written while idle (an SSE comment), so proxies do not close a quiet connection. */
   heartbeat?: string;
   /**
@@ -23,6 +23,8 @@ export interface StreamBody {
    * the connection is cut, so a client of a plain chunked stream sees that it was cut short.
    */
   onError?: (err: unknown) => string;
+  /** Called instead of `produce` when the stream is refused before it starts (frees what the handler opened). */
+  discard?: () => void;
 }
 
 export interface Reply {
@@ -107,7 +109,8 @@ export class ApiRequest {
 
   constructor(
     readonly raw: IncomingMessage,
-    private readonly maxBodyBytes: number,
+    /** The limit of a body read into memory; a route may set its own before reading. */
+    public maxBodyBytes: number,
   ) {
     this.method = raw.method ?? "GET";
     let target: RequestTarget;
@@ -138,8 +141,19 @@ export class ApiRequest {
   }
 
   /** 413 for a declared Content-Length past the limit, whether or not the route reads the body. */
-  assertDeclaredLength(): void {
-    if (Number(this.raw.headers["content-length"]) > this.maxBodyBytes) throw bodyTooLarge(this.maxBodyBytes);
+  assertDeclaredLength(limit = this.maxBodyBytes): void {
+    if (this.declaredLength() > limit) throw bodyTooLarge(limit);
+  }
+
+  /** Content-Length as a number (0 when absent: a chunked body is checked as it arrives). */
+  declaredLength(): number {
+    const length = Number(this.raw.headers["content-length"]);
+    return Number.isFinite(length) ? length : 0;
+  }
+
+  /** The body already read into memory (auth may read a form for its CSRF field), if any. */
+  get bufferedBody(): Promise<Buffer> | undefined {
+    return this.body;
   }
 
   /** The body's bytes; 413 past the limit (by Content-Length up front, or as it arrives). */
@@ -153,13 +167,16 @@ export class ApiRequest {
     return (await this.bytes()).toString("utf8");
   }
 
-  /** Fields of a urlencoded or multipart body (the last of repeated keys; `key[]` keys collect all); {} otherwise. */
-  async form(): Promise<Record<string, FormValue>> {
+  /**
+   * Fields of a urlencoded or multipart body (the last of repeated keys; `key[]` keys and the
+   * keys in `repeatable` collect all); {} otherwise.
+   */
+  async form(repeatable: readonly string[] = []): Promise<Record<string, FormValue>> {
     const type = this.header("content-type") ?? "";
     const media = type.split(";")[0].trim().toLowerCase();
     const form: Record<string, FormValue> = Object.create(null);
     const add = (key: string, value: string | File) => {
-      if (!key.endsWith("[]")) form[key] = value;
+      if (!key.endsWith("[]") && !repeatable.includes(key)) form[key] = value;
       else form[key] = [...((form[key] as Array<string | File> | undefined) ?? []), value];
     };
     if (media === "application/x-www-form-urlencoded") {
@@ -203,9 +220,18 @@ export interface RouteOptions {
   access?: Access;
   /** Answered on connections taken past the connection cap (health checks). */
   reserve?: boolean;
+  /**
+   * A route that streams its body itself (uploads): the largest Content-Length it takes. Its
+   * handler enforces the same bound on the bytes it reads; a body read into memory keeps the
+   * server's limit.
+   */
+  streamedBodyBytes?: number;
+  /** A larger limit for the body read into memory (submit with files); default the server's. */
+  maxBodyBytes?: number;
 }
 
-type Route = { handler: Handler; pattern: string; access: Access; reserve: boolean };
+type Route = { handler: Handler; pattern: string; access: Access; reserve: boolean; streamedBodyBytes?: number; maxBodyBytes?: number };
+type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 /** Routes by method and path, then applies the matched route's access rule before its handler. */
 export class Router {
@@ -221,20 +247,36 @@ export class Router {
     this.on("POST", pattern, handler, options);
   }
 
-  private on(method: "GET" | "POST", pattern: string, handler: Handler, options: RouteOptions = {}): void {
-    const route: Route = { handler, pattern, access: options.access ?? "user", reserve: options.reserve ?? false };
+  put(pattern: string, handler: Handler, options?: RouteOptions): void {
+    this.on("PUT", pattern, handler, options);
+  }
+
+  delete(pattern: string, handler: Handler, options?: RouteOptions): void {
+    this.on("DELETE", pattern, handler, options);
+  }
+
+  private on(method: Method, pattern: string, handler: Handler, options: RouteOptions = {}): void {
+    const route: Route = {
+      handler,
+      pattern,
+      access: options.access ?? "user",
+      reserve: options.reserve ?? false,
+      streamedBodyBytes: options.streamedBodyBytes,
+      maxBodyBytes: options.maxBodyBytes,
+    };
     // The store carries our handler; find-my-way's own handler slot is not used for dispatch.
     this.routes.on(method, pattern, () => undefined, route);
   }
 
   async dispatch(req: ApiRequest, notFound: () => Reply): Promise<Reply> {
     if (req.targetError !== undefined) throw new ApiError(400, { detail: `Invalid request target: ${req.targetError}` });
-    req.assertDeclaredLength();
     // HEAD is answered by the GET route (load-balancer health checks use it).
     const method = req.method === "HEAD" ? "GET" : req.method;
-    const found = this.routes.find(method as "GET", req.routingPath);
-    if (!found) return notFound();
-    const route = found.store as Route;
+    const found = this.routes.find(method as Method, req.routingPath);
+    const route = found?.store as Route | undefined;
+    if (route?.maxBodyBytes !== undefined) req.maxBodyBytes = route.maxBodyBytes;
+    req.assertDeclaredLength(route?.streamedBodyBytes);
+    if (!found || !route) return notFound();
     req.route = route.pattern;
     if (req.reserveOnly && !route.reserve) throw atConnectionLimit();
     req.params = found.params as Record<string, string>;
@@ -303,7 +345,10 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
       reply = opts.errorReply(err, req);
     }
     // Checked before the stream starts: its producer opens a broker connection only once it runs.
-    if (isStream(reply.body) && streams.size >= opts.maxStreams) reply = opts.errorReply(tooManyStreams(opts.maxStreams), req);
+    if (isStream(reply.body) && streams.size >= opts.maxStreams) {
+      reply.body.discard?.();
+      reply = opts.errorReply(tooManyStreams(opts.maxStreams), req);
+    }
     opts.replied(req, reply.status, (performance.now() - started) / 1000);
     const { body } = reply;
     if (isStream(body)) {
@@ -341,7 +386,7 @@ async function writeStream(res: ServerResponse, body: StreamBody, abort: AbortCo
   // A keep-alive only while idle: a reader that does not read must not grow the write buffer.
   const timer = body.heartbeat ? setInterval(() => res.writableNeedDrain || res.write(body.heartbeat!), HEARTBEAT_MS) : undefined;
   opts.streamOpened();
-  let iterator: AsyncIterator<string> | undefined;
+  let iterator: AsyncIterator<string | Uint8Array> | undefined;
   try {
     iterator = body.produce(abort.signal)[Symbol.asyncIterator]();
     for (;;) {

@@ -7,6 +7,7 @@ import type { ApiApp, ApiDeps } from "./deps";
 import { errorResponse, notFound } from "./errors";
 import { createListener, Router, type ListenerOptions } from "./http";
 import { registerCancel } from "./routes/cancel";
+import { registerFiles } from "./routes/files";
 import { registerHealth } from "./routes/health";
 import { registerJob } from "./routes/job";
 import { registerJobs } from "./routes/jobs";
@@ -30,6 +31,7 @@ export function buildApi(deps: ApiDeps): ApiApp {
   registerCancel(app, deps);
   registerJob(app, deps);
   registerNodes(app, deps);
+  registerFiles(app, deps);
   registerHealth(app, deps);
   registerMetrics(app, deps);
   registerOpenApi(app);

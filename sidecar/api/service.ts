@@ -3,7 +3,9 @@
  * shapes, submit validation and jobspec building, output snapshots and streams, cancel messages,
  * nodes. Routes parse HTTP and call this; nothing here knows about HTTP beyond ApiError.
  */
+import { randomBytes } from "node:crypto";
 import {
+  buildBatchJobspec,
   buildJobspec,
   FluxError,
   type FluxClient,
@@ -24,6 +26,7 @@ import { NextFlight } from "./coalesce";
 import { ApiError } from "./errors";
 import { toJson } from "./json";
 import type { SubmitRequest } from "./submit-fields";
+import { fsError, parsePath, PATH_RULES, type Workspace } from "./workspace";
 
 export interface ServiceOptions {
   /** FLUX_NUMBER_NODES, else the broker's size (looked up once). */
@@ -31,6 +34,8 @@ export interface ServiceOptions {
   hasGpus: boolean;
   optionFlags: Record<string, string>;
   jobPath: string;
+  /** FLUX_WORKSPACE: jobs without a workdir get a directory of their own in it */
+  workspace?: Workspace;
 }
 
 /** Python's plain listing is job-list's default page: at most 1000 jobs. */
@@ -294,29 +299,49 @@ export class FluxApiService {
    * the HTTP answer may give up sooner, while the submission goes on to learn its job id.
    */
   async submit(req: SubmitRequest, user: string | undefined, opts: { replyWaitMs?: number } = {}): Promise<bigint> {
-    if (!req.command || (Array.isArray(req.command) && req.command.length === 0)) {
+    const batch = req.script !== undefined;
+    if (!batch && (!req.command || (Array.isArray(req.command) && req.command.length === 0))) {
       throw new ApiError(400, { Message: "A 'command' is minimally required." });
     }
     const errors = await this.validate(req);
     if (errors.length) throw new ApiError(400, { Message: "Invalid submit request", Errors: errors });
 
+    const common = {
+      numNodes: req.num_nodes,
+      duration: req.runtime ?? 0,
+      name: req.name,
+      environment: this.jobEnvironment(req.envars),
+      shellOptions: { ...this.opts.optionFlags, ...req.option_flags },
+      attributes: user ? { "system.user": user } : undefined,
+      files: req.files,
+    };
     let jobspec;
+    const workdir = await this.workingDirectory(req.workdir);
     try {
-      jobspec = buildJobspec({
-        command: typeof req.command === "string" ? splitCommand(req.command) : req.command,
-        numTasks: req.num_tasks,
-        coresPerTask: req.cores_per_task,
-        gpusPerTask: req.gpus_per_task,
-        numNodes: req.num_nodes,
-        exclusive: req.exclusive || undefined,
-        duration: req.runtime ?? 0,
-        cwd: req.workdir,
-        name: req.name,
-        environment: this.jobEnvironment(req.envars),
-        shellOptions: { ...this.opts.optionFlags, ...req.option_flags },
-        attributes: user ? { "system.user": user } : undefined,
-      });
+      jobspec = batch
+        ? buildBatchJobspec({
+            ...common,
+            script: req.script!,
+            args: req.script_args,
+            // flux batch: -N alone gives one slot per node, the nodes exclusive
+            numSlots: req.num_tasks ?? req.num_nodes,
+            coresPerSlot: req.cores_per_task,
+            gpusPerSlot: req.gpus_per_task,
+            exclusive: req.exclusive ?? (req.num_tasks === undefined && req.num_nodes !== undefined ? true : undefined),
+            cwd: workdir.cwd,
+            fluxVersion: await this.flux.version(),
+          })
+        : buildJobspec({
+            ...common,
+            command: typeof req.command === "string" ? splitCommand(req.command) : req.command!,
+            numTasks: req.num_tasks,
+            coresPerTask: req.cores_per_task,
+            gpusPerTask: req.gpus_per_task,
+            exclusive: req.exclusive || undefined,
+            cwd: workdir.cwd,
+          });
     } catch (err) {
+      await workdir.discard();
       if (err instanceof JobspecError) {
         throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });
       }
@@ -326,10 +351,28 @@ export class FluxApiService {
       return await this.flux.submit(jobspec, { timeoutMs: opts.replyWaitMs });
     } catch (err) {
       if (err instanceof FluxError && !(err instanceof FluxUnsupportedError)) {
+        await workdir.discard();
         throw new ApiError(400, { Message: "There was an issue submitting that job.", Error: err.message });
       }
       throw err;
     }
+  }
+
+  /**
+   * The job's cwd: an absolute workdir as given (Python compatibility); a relative one inside
+   * the workspace (made if missing); none: a new directory of its own under <workspace>/jobs.
+   * Without a workspace, the workdir as given. `discard` removes a default directory again.
+   */
+  private async workingDirectory(workdir: string | undefined): Promise<{ cwd?: string; discard(): Promise<void> }> {
+    const keep = { cwd: workdir, discard: async () => undefined };
+    const ws = this.opts.workspace;
+    if (!ws || (workdir !== undefined && workdir.startsWith("/"))) return keep;
+    const make = (segments: string[], shown: string) => ws.ensureDirectory(segments, shown).catch((err: unknown) => Promise.reject(fsError(err, shown)));
+    if (workdir !== undefined) return { ...keep, cwd: await make(parsePath(workdir, { ...PATH_RULES, what: "workdir", allowEmpty: false }), workdir) };
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const segments = ["jobs", `${stamp}-${randomBytes(4).toString("hex")}`];
+    const cwd = await make(segments, segments.join("/"));
+    return { cwd, discard: () => ws.removeEmptyDirectory(segments) };
   }
 
   /** A curated base environment plus the user's envars: the server's own never reaches a job. */

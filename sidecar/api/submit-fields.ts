@@ -6,6 +6,8 @@
  * envars. Pure.
  */
 import { ApiError } from "./errors";
+import { FILE_NAME_RULES, parseMode, pathProblem } from "./workspace";
+import { S_IFREG, type Fileref } from "../flux/jobspec";
 
 export interface SubmitRequest {
   command?: string | string[];
@@ -22,9 +24,160 @@ export interface SubmitRequest {
   is_launcher?: boolean;
   envars?: Record<string, string>;
   user?: string;
+  /** attributes.system.files: the shell writes them into FLUX_JOB_TMPDIR on every node */
+  files?: Record<string, Fileref>;
+  /** a batch script (run the way `flux batch` runs it) and its arguments */
+  script?: string;
+  script_args?: string[];
 }
 
-export type SubmitBody = { kind: "none" } | { kind: "json"; value: unknown } | { kind: "form"; value: Record<string, unknown> };
+/** A file part of a multipart body. */
+export interface FormFile {
+  kind: "file";
+  filename: string;
+  bytes: Uint8Array;
+}
+
+export type SubmitBody =
+  | { kind: "none" }
+  | { kind: "json"; value: unknown }
+  | { kind: "form"; value: Record<string, unknown>; files?: FormFile[]; script?: FormFile };
+
+export interface FileLimits {
+  /** decoded bytes of all files (the script included) */
+  maxBytes: number;
+  /** number of files (the script included) */
+  maxFiles: number;
+}
+
+const NO_FILE_LIMITS: FileLimits = { maxBytes: Number.MAX_SAFE_INTEGER, maxFiles: Number.MAX_SAFE_INTEGER };
+const DEFAULT_FILE_MODE = 0o600;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function fileDetail(name: string, msg: string): Detail {
+  return { loc: ["body", `files.${name}`], msg, type: "value_error.file" };
+}
+
+/** Decoded size of RFC 37 data: UTF-8 bytes, base64's decoded bytes, or the JSON text of a value. */
+function decodedSize(ref: Fileref): number {
+  if (ref.encoding === "base64") {
+    const text = ref.data as string;
+    return (text.length / 4) * 3 - (text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0);
+  }
+  if (ref.encoding === "utf-8") return Buffer.byteLength(ref.data as string);
+  return Buffer.byteLength(JSON.stringify(ref.data));
+}
+
+/**
+ * One file of a JSON body: "text", or {data, encoding?: "utf-8"|"base64", mode?: 420|"0644"}
+ * (a JSON value as data without encoding is written as JSON, as RFC 37 says).
+ */
+function jsonFileref(name: string, value: unknown, details: Detail[]): Fileref | undefined {
+  if (typeof value === "string") return { mode: S_IFREG | DEFAULT_FILE_MODE, data: value, encoding: "utf-8" };
+  if (!isPlainObject(value) || !("data" in value)) {
+    details.push(fileDetail(name, `file ${JSON.stringify(name)} must be a string or an object with "data"`));
+    return undefined;
+  }
+  const mode = value.mode === undefined ? DEFAULT_FILE_MODE : parseMode(value.mode);
+  if (mode === undefined || mode > 0o777) {
+    details.push(fileDetail(name, `file ${JSON.stringify(name)}: mode must be permission bits (0 to 0777), as a number or an octal string`));
+    return undefined;
+  }
+  const { data, encoding } = value;
+  if (encoding !== undefined && encoding !== "utf-8" && encoding !== "base64") {
+    details.push(fileDetail(name, `file ${JSON.stringify(name)}: encoding must be "utf-8" or "base64"`));
+    return undefined;
+  }
+  if (encoding !== undefined && typeof data !== "string") {
+    details.push(fileDetail(name, `file ${JSON.stringify(name)}: data must be a string with an encoding`));
+    return undefined;
+  }
+  if (encoding === "base64" && !BASE64.test(data as string)) {
+    details.push(fileDetail(name, `file ${JSON.stringify(name)}: data is not valid base64`));
+    return undefined;
+  }
+  if (encoding === undefined && typeof data === "string") return { mode: S_IFREG | mode, data, encoding: "utf-8" };
+  return encoding === undefined ? { mode: S_IFREG | mode, data } : { mode: S_IFREG | mode, data, encoding };
+}
+
+/** A multipart file part: UTF-8 text when it is, else base64. */
+function partFileref(bytes: Uint8Array, mode: number): Fileref {
+  try {
+    return { mode: S_IFREG | mode, data: utf8.decode(bytes), encoding: "utf-8" };
+  } catch {
+    return { mode: S_IFREG | mode, data: Buffer.from(bytes).toString("base64"), encoding: "base64" };
+  }
+}
+
+function defineKey<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * The files of a submit, validated: names (relative, at most 8 parts, no "." or "..", no
+ * control characters or backslashes), modes and encodings give a 422 naming the file; past the
+ * count or byte limit, a 413 naming the limit.
+ */
+function parseFiles(body: SubmitBody, fields: Map<string, { value: unknown; where: Where }>, details: Detail[]): Record<string, Fileref> | undefined {
+  const files: Record<string, Fileref> = {};
+  const seen = new Set<string>();
+  const add = (name: string, ref: Fileref | undefined) => {
+    const problem = pathProblem(name, FILE_NAME_RULES);
+    if (problem) details.push(fileDetail(name, `invalid file name ${JSON.stringify(name)}: it ${problem}`));
+    else if (seen.has(name)) details.push(fileDetail(name, `file name ${JSON.stringify(name)} is given twice`));
+    else if (ref) {
+      seen.add(name);
+      defineKey(files, name, ref);
+    }
+  };
+  const given = fields.get("files");
+  if (given !== undefined && given.value !== null && given.value !== "") {
+    let value = given.value;
+    if (typeof value === "string") {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        value = undefined;
+      }
+    }
+    if (!isPlainObject(value)) details.push({ loc: [given.where, "files"], msg: "files must be an object of file name -> content", type: "type_error.dict" });
+    else for (const [name, ref] of Object.entries(value)) add(name, jsonFileref(name, ref, details));
+  }
+  if (body.kind === "form" && body.files?.length) {
+    let modes: Record<string, unknown> = {};
+    const modesField = fields.get("file_modes");
+    if (typeof modesField?.value === "string" && modesField.value !== "") {
+      try {
+        const parsed: unknown = JSON.parse(modesField.value);
+        if (!isPlainObject(parsed)) throw new Error("not an object");
+        modes = parsed;
+      } catch {
+        details.push({ loc: ["body", "file_modes"], msg: "file_modes must be a JSON object of file name -> mode", type: "type_error.dict" });
+      }
+    }
+    for (const part of body.files) {
+      const given = Object.prototype.hasOwnProperty.call(modes, part.filename) ? modes[part.filename] : undefined;
+      const mode = given === undefined ? DEFAULT_FILE_MODE : parseMode(given);
+      if (mode === undefined || mode > 0o777) details.push(fileDetail(part.filename, `file ${JSON.stringify(part.filename)}: mode must be permission bits (0 to 0777)`));
+      else add(part.filename, partFileref(part.bytes, mode));
+    }
+  }
+  return seen.size ? files : undefined;
+}
+
+/** 413 past the count or decoded-byte limit (the script counts as one file). */
+function assertFileLimits(req: SubmitRequest, limits: FileLimits): void {
+  const refs = Object.values(req.files ?? {});
+  const count = refs.length + (req.script !== undefined ? 1 : 0);
+  if (count > limits.maxFiles) {
+    throw new ApiError(413, { detail: `too many files: ${count} (limit ${limits.maxFiles} per job, FLUX_MAX_JOB_FILES)` });
+  }
+  const bytes = refs.reduce((n, ref) => n + decodedSize(ref), req.script !== undefined ? Buffer.byteLength(req.script) : 0);
+  if (bytes > limits.maxBytes) {
+    throw new ApiError(413, { detail: `files too large: ${bytes} bytes (limit ${limits.maxBytes} bytes per job, FLUX_MAX_JOB_FILES_BYTES)` });
+  }
+}
 
 type Where = "query" | "body";
 type Detail = { loc: [Where, string]; msg: string; type: string };
@@ -134,11 +287,15 @@ export function toEnvars(value: unknown): Record<string, string> | undefined {
   return env;
 }
 
+function isFormFile(value: unknown): value is FormFile {
+  return isPlainObject(value) && value.kind === "file" && value.bytes instanceof Uint8Array;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-export function parseSubmitRequest(query: Record<string, string>, body: SubmitBody): SubmitRequest {
+export function parseSubmitRequest(query: Record<string, string>, body: SubmitBody, limits: FileLimits = NO_FILE_LIMITS): SubmitRequest {
   const fields = new Map<string, { value: unknown; where: Where }>();
   for (const [k, v] of Object.entries(query)) fields.set(k, { value: v, where: "query" });
 
@@ -146,7 +303,7 @@ export function parseSubmitRequest(query: Record<string, string>, body: SubmitBo
     if (!isPlainObject(body.value)) {
       throw new ApiError(422, { detail: [{ loc: ["body"], msg: "value is not a valid dict", type: "type_error.dict" }] });
     }
-    if ("command" in body.value) {
+    if ("command" in body.value || "script" in body.value) {
       for (const [k, v] of Object.entries(body.value)) fields.set(k, { value: v, where: "body" });
     } else if (Object.keys(body.value).length) {
       fields.set("envars", { value: body.value, where: "body" });
@@ -199,7 +356,46 @@ export function parseSubmitRequest(query: Record<string, string>, body: SubmitBo
     if (parsed) req.option_flags = parsed;
     else details.push({ loc: [flags.where, "option_flags"], msg: "str type expected", type: "type_error.str" });
   }
+  const script = body.kind === "form" && body.script ? { value: body.script, where: "body" as const } : get("script");
+  if (script) {
+    let text: string | undefined;
+    if (typeof script.value === "string") text = script.value;
+    else if (isFormFile(script.value)) {
+      try {
+        text = utf8.decode(script.value.bytes);
+      } catch {
+        details.push({ loc: [script.where, "script"], msg: "the script must be UTF-8 text", type: "value_error.script" });
+      }
+    } else details.push({ loc: [script.where, "script"], msg: "str type expected", type: "type_error.str" });
+    if (text !== undefined && !text.startsWith("#!")) details.push({ loc: [script.where, "script"], msg: "script does not appear to start with '#!'", type: "value_error.script" });
+    else if (text !== undefined) req.script = text;
+    if (req.command !== undefined) details.push({ loc: [script.where, "command"], msg: "give either a command or a script, not both", type: "value_error.conflict" });
+  }
+  const scriptArgs = get("script_args");
+  if (scriptArgs) {
+    let value = scriptArgs.value;
+    if (typeof value === "string") {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        value = undefined;
+      }
+    }
+    if (!Array.isArray(value) || !value.every((a) => typeof a === "string")) {
+      details.push({ loc: [scriptArgs.where, "script_args"], msg: "script_args must be an array of strings", type: "type_error.list" });
+    } else if (!script) {
+      details.push({ loc: [scriptArgs.where, "script_args"], msg: "script_args needs a script", type: "value_error.conflict" });
+    } else req.script_args = value;
+  }
+  const files = parseFiles(body, fields, details);
+  if (files) {
+    if (req.script !== undefined && Object.prototype.hasOwnProperty.call(files, "script")) {
+      details.push(fileDetail("script", 'the file name "script" is reserved for the batch script'));
+    }
+    req.files = files;
+  }
   if (details.length) throw new ApiError(422, { detail: details });
+  assertFileLimits(req, limits);
 
   const envars = get("envars");
   if (envars) {

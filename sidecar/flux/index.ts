@@ -17,6 +17,9 @@ export { parseJobId, formatJobId, jobIdFromJson, JobIdError, type JobIdForm } fr
 export { parseJson, stringifyJson } from "./json";
 export {
   buildJobspec,
+  buildBatchJobspec,
+  fileref,
+  S_IFREG,
   splitCommand,
   unsafeKeyPart,
   parseDuration,
@@ -25,6 +28,8 @@ export {
   type Jobspec,
   type JobspecOptions,
   type JobspecResource,
+  type BatchJobspecOptions,
+  type Fileref,
 } from "./jobspec";
 export {
   jobInfo,

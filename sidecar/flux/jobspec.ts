@@ -26,6 +26,26 @@ export interface JobspecOptions {
   name?: string;
   /** extra attributes; keys without a "system."/"user." prefix go under system, dots nest */
   attributes?: Record<string, unknown>;
+  /** attributes.system.files (RFC 37 file archive, dictionary form): name -> fileref */
+  files?: Record<string, Fileref>;
+}
+
+/**
+ * An RFC 37 regular file as Python's flux.util.Fileref writes it: `mode` includes S_IFREG;
+ * `data` is text in `encoding`, or without encoding a JSON value the shell writes as JSON.
+ */
+export interface Fileref {
+  mode: number;
+  data: unknown;
+  encoding?: "utf-8" | "base64";
+}
+
+/** S_IFREG: the job shell (libarchive) refuses a fileref whose mode has no file type. */
+export const S_IFREG = 0o100000;
+
+/** Fileref(data, perms, encoding): perms are permission bits (the file type is added). */
+export function fileref(data: string, perms = 0o600, encoding: "utf-8" | "base64" = "utf-8"): Fileref {
+  return { mode: (perms & 0o7777) | S_IFREG, data, encoding };
 }
 
 export interface JobspecResource {
@@ -212,6 +232,13 @@ export function buildJobspec(opts: JobspecOptions): Jobspec {
     if (!isMapping(opts.attributes)) throw new JobspecError("attributes must be a mapping");
     for (const [key, value] of Object.entries(opts.attributes)) setAttribute(attributes, key, value);
   }
+  if (opts.files !== undefined) {
+    if (!isMapping(opts.files)) throw new JobspecError("files must be a mapping");
+    // Defined, not assigned: a file may be named like an Object.prototype key.
+    const files: Record<string, Fileref> = {};
+    for (const [name, ref] of Object.entries(opts.files)) Object.defineProperty(files, name, { value: ref, enumerable: true, writable: true, configurable: true });
+    (attributes.system as Record<string, unknown>).files = files;
+  }
   const system = (attributes.system ?? {}) as Record<string, unknown>;
   if (typeof system.duration !== "number") throw new JobspecError("attributes.system.duration must be a number");
 
@@ -221,4 +248,51 @@ export function buildJobspec(opts: JobspecOptions): Jobspec {
     attributes: attributes as Jobspec["attributes"],
     version: 1,
   };
+}
+
+export interface BatchJobspecOptions extends Omit<JobspecOptions, "command" | "numTasks" | "coresPerTask" | "gpusPerTask"> {
+  /** the script's text; must start with "#!" */
+  script: string;
+  /** arguments given to the script */
+  args?: string[];
+  numSlots?: number;
+  coresPerSlot?: number;
+  gpusPerSlot?: number;
+  /** options for the nested `flux broker`, before the script */
+  brokerOpts?: string[];
+  /** flux-core version of the broker the job goes to: 0.88's bindings add exit-timeout=none */
+  fluxVersion?: string;
+}
+
+/** Shell option exit-timeout=none in nested instances: in the 0.88 bindings, not in 0.55 or 0.70. */
+function nestsWithoutExitTimeout(version: string | undefined): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version ?? "");
+  return m !== null && (Number(m[1]) > 0 || Number(m[2]) >= 88);
+}
+
+/**
+ * A batch job as JobspecV1.from_batch_command builds it (through from_nest_command):
+ * `flux broker [opts] {{tmpdir}}/script [args]` on one task per node, the script in
+ * attributes.system.files with mode 0700. The shell extracts it into FLUX_JOB_TMPDIR on every
+ * node, and the nested instance runs it as its initial program.
+ */
+export function buildBatchJobspec(opts: BatchJobspecOptions): Jobspec {
+  const { script, args = [], numSlots, coresPerSlot, gpusPerSlot, brokerOpts = [], fluxVersion, files, shellOptions, ...rest } = opts;
+  if (typeof script !== "string" || !script.startsWith("#!")) {
+    throw new JobspecError(`${opts.name ?? "script"} does not appear to start with '#!'`);
+  }
+  if (files && Object.prototype.hasOwnProperty.call(files, "script")) throw new JobspecError('the file name "script" is reserved for the batch script');
+  const nest: Record<string, unknown> = { "per-resource.type": "node", mpi: "none" };
+  if (nestsWithoutExitTimeout(fluxVersion)) nest["exit-timeout"] = "none";
+  return buildJobspec({
+    ...rest,
+    command: ["flux", "broker", ...brokerOpts, "{{tmpdir}}/script", ...args],
+    numTasks: numSlots,
+    coresPerTask: coresPerSlot,
+    gpusPerTask: gpusPerSlot,
+    // the user's shell options after the nest's, as setattr_shell_option would apply them later
+    shellOptions: { ...nest, ...shellOptions },
+    files: { ...files, script: fileref(script, 0o700, "utf-8") },
+    name: opts.name ?? "batch",
+  });
 }

@@ -6,7 +6,7 @@ import type { Router } from "../api/http";
 import { assets, scriptName, styleName } from "./assets.generated";
 
 /** Client-side page routes; the browser code maps the same paths to views. */
-export const pageRoutes = ["/", "/ui", "/ui/login", "/ui/jobs", "/ui/jobs/:id", "/ui/submit"] as const;
+export const pageRoutes = ["/", "/ui", "/ui/login", "/ui/jobs", "/ui/jobs/:id", "/ui/submit", "/ui/files"] as const;
 
 const securityHeaders: Record<string, string> = {
   "Content-Security-Policy":

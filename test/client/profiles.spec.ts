@@ -123,6 +123,13 @@ describe("flux-restful completion", () => {
     assert.deepEqual(await complete("flux-restful run -N 2 hostn"), [], "the job's command: files");
     assert.deepEqual(await complete("flux-restful submit -- ec"), []);
     assert.deepEqual(await complete("flux-restful completion "), ["bash", "zsh"]);
+    assert.deepEqual(await complete("flux-restful files "), ["get", "help", "ls", "put", "rm"]);
+    assert.deepEqual(await complete("flux-restful files ls --j"), ["--job", "--json"]);
+    assert.deepEqual(await complete("flux-restful files put ./da"), [], "a local file: files");
+    assert.deepEqual(await complete("flux-restful run --file "), [], "--file takes a local file: files");
+    assert.deepEqual(await complete("flux-restful run --get-dir out --g"), ["--get", "--get-dir", "--gpus-per-task"]);
+    assert.deepEqual(await complete("flux-restful batch -N 2 job.sh --"), [], "the script's own arguments");
+    assert.deepEqual(await complete("flux-restful ba"), ["batch"]);
     assert.deepEqual(await complete("flux-restful --"), ["--cwd", "--help", "--host", "--json", "--profile", "--secret-key", "--stack", "--token", "--user", "--version"]);
   });
 

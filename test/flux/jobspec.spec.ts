@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { DEFAULT_JOB_ENVIRONMENT, JobspecError, buildJobspec, parseDuration, splitCommand, type JobspecOptions } from "../../sidecar/flux/jobspec";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DEFAULT_JOB_ENVIRONMENT, JobspecError, S_IFREG, buildBatchJobspec, buildJobspec, fileref, parseDuration, splitCommand, type Jobspec, type JobspecOptions } from "../../sidecar/flux/jobspec";
 
 const core = (count = 1) => ({ type: "core", count });
 
@@ -115,5 +117,87 @@ describe("flux jobspec (JobspecV1.from_command)", () => {
       ["a\u00a0b\vc", ["a\u00a0b\vc"]], // only space, tab, CR and LF separate words
     ];
     for (const [input, words] of cases) it(`splits ${JSON.stringify(input)}`, () => assert.deepEqual(splitCommand(input), words));
+  });
+});
+
+/** Jobspecs made by flux-core's own Python bindings (see test/fixtures/flux/jobspec/generate.py). */
+type PythonCase = { name: string; args: Record<string, unknown>; jobspec: Record<string, unknown> };
+function pythonCases(version: string): { no_shebang_error: string; cases: PythonCase[] } {
+  const file = path.join(__dirname, "..", "fixtures", "flux", "jobspec", version, "batch-and-files.json");
+  return JSON.parse(fs.readFileSync(file, "utf8")) as { no_shebang_error: string; cases: PythonCase[] };
+}
+
+/** Our jobspec without the environment (the generator drops Python's, which is its own os.environ). */
+function withoutEnvironment(spec: Jobspec): unknown {
+  const copy = JSON.parse(JSON.stringify(spec)) as { attributes: { system: Record<string, unknown> } };
+  delete copy.attributes.system.environment;
+  return copy;
+}
+
+for (const version of ["0.55", "0.88"]) {
+  describe(`flux jobspec files and batch, as flux-core ${version}'s Python bindings build them`, () => {
+    const fixture = pythonCases(version);
+    const byName = (name: string) => fixture.cases.find((c) => c.name === name)!;
+
+    for (const name of ["batch-default", "batch-N2-args", "batch-n4-c2", "batch-broker-opts"]) {
+      it(`from_batch_command: ${name}`, () => {
+        const a = byName(name).args as { script: string; jobname: string; args?: string[]; num_slots?: number; cores_per_slot?: number; num_nodes?: number; exclusive?: boolean; broker_opts?: string[] };
+        const spec = buildBatchJobspec({
+          script: a.script,
+          name: a.jobname,
+          args: a.args,
+          numSlots: a.num_slots,
+          coresPerSlot: a.cores_per_slot,
+          numNodes: a.num_nodes,
+          exclusive: a.exclusive,
+          brokerOpts: a.broker_opts,
+          fluxVersion: `${version}.0`,
+        });
+        assert.deepEqual(withoutEnvironment(spec), byName(name).jobspec);
+      });
+    }
+
+    it("add_file: utf-8 text, base64, a JSON object and an executable, modes with S_IFREG", () => {
+      const spec = buildJobspec({
+        command: ["cat", "{{tmpdir}}/in.txt"],
+        numTasks: 4,
+        numNodes: 4,
+        files: {
+          "in.txt": fileref("line one\nline two\n"),
+          "data/blob.bin": fileref("AAEC/w==", 0o644, "base64"),
+          "conf.json": { mode: S_IFREG | 0o600, data: { a: [1, 2] } },
+          "run.sh": fileref("#!/bin/sh\necho hi\n", 0o755),
+        },
+      });
+      assert.deepEqual(withoutEnvironment(spec), byName("files").jobspec);
+    });
+
+    it("a script without #! is refused with Python's message", () => {
+      assert.throws(() => buildBatchJobspec({ script: "echo no shebang", name: "bad" }), (err: Error) => err instanceof JobspecError && err.message === fixture.no_shebang_error);
+    });
+  });
+}
+
+describe("flux batch jobspec: sidecar rules", () => {
+  it("keeps user files beside the script and refuses a user file named script", () => {
+    const spec = buildBatchJobspec({ script: "#!/bin/sh\n", files: { "in.txt": fileref("x") } });
+    assert.deepEqual(Object.keys(spec.attributes.system.files as object), ["in.txt", "script"]);
+    assert.throws(() => buildBatchJobspec({ script: "#!/bin/sh\n", files: { script: fileref("x") } }), /reserved/);
+  });
+
+  it("names the job batch unless told otherwise, and adds exit-timeout only for 0.88 brokers", () => {
+    const spec = buildBatchJobspec({ script: "#!/bin/sh\n", fluxVersion: "0.55.0" });
+    assert.deepEqual(spec.attributes.system.job, { name: "batch" });
+    assert.equal((spec.attributes.system.shell as { options: Record<string, unknown> }).options["exit-timeout"], undefined);
+    const newer = buildBatchJobspec({ script: "#!/bin/sh\n", fluxVersion: "0.88.0", name: "x.sh" });
+    assert.equal((newer.attributes.system.shell as { options: Record<string, unknown> }).options["exit-timeout"], "none");
+    assert.deepEqual(newer.attributes.system.job, { name: "x.sh" });
+  });
+
+  it("a file named __proto__ stays an ordinary key of files", () => {
+    const files = JSON.parse('{"__proto__": {"mode": 33152, "data": "x", "encoding": "utf-8"}}') as Record<string, ReturnType<typeof fileref>>;
+    const spec = buildJobspec({ command: ["true"], files });
+    assert.deepEqual(Object.keys(spec.attributes.system.files as object), ["__proto__"]);
+    assert.equal(JSON.stringify(spec.attributes.system.files), '{"__proto__":{"mode":33152,"data":"x","encoding":"utf-8"}}');
   });
 });

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { startBroker } from "../support/broker";
-import { HOSTILE_CASES, SHELL_COMMANDS, type CaseContext, type HostileCase } from "./hostile/cases";
+import { HOSTILE_CASES, HOSTILE_SIDECAR_ENV, SHELL_COMMANDS, type CaseContext, type HostileCase } from "./hostile/cases";
 import { fetchAccessToken, randomCredentials } from "./support/auth";
 import { startChildSidecar, type ChildSidecar } from "./support/child-sidecar";
 import { apiCaller, outputOf, sidecarEnv, submit, type ApiCaller, type Broker } from "./support/harness";
@@ -43,7 +43,7 @@ describe("reliability: hostile input table", function () {
 
   async function launch(jobId: string): Promise<void> {
     const creds = randomCredentials();
-    sidecar = await startChildSidecar(sidecarEnv(broker.uri, broker.size, creds));
+    sidecar = await startChildSidecar({ ...sidecarEnv(broker.uri, broker.size, creds), ...HOSTILE_SIDECAR_ENV });
     const authorization = `Bearer ${await fetchAccessToken(sidecar.url, creds)}`;
     caller = apiCaller(sidecar.url, authorization);
     ctx = { port: sidecar.port, authorization, jobId, nodes: broker.size };

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, loadConfig, MINICLUSTER_SOCKETS, parseBool } from "../../sidecar/config";
+import { ConfigError, loadConfig, MINICLUSTER_SOCKETS, parseBool, submitBodyLimit } from "../../sidecar/config";
 import { createLogger } from "../../sidecar/log";
 import { waitForSocket } from "../../sidecar/socket";
 import { lineCollector } from "./support";
@@ -83,6 +83,44 @@ describe("sidecar: configuration", () => {
     ];
     for (const [env, message] of cases) {
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env));
+    }
+  });
+
+  it("workspace and file limits: FLUX_WORKSPACE (absolute, normalised) and the limits' defaults and bounds", () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.workspace, undefined);
+    assert.equal(defaults.maxJobFilesBytes, 4 * 1024 * 1024);
+    assert.equal(defaults.maxJobFiles, 64);
+    assert.equal(defaults.maxUploadBytes, 1024 * 1024 * 1024);
+    assert.equal(defaults.maxListEntries, 1000);
+    // the submit route takes base64 (4/3) or escaped text (up to 2x) of the files, and room for the rest
+    assert.equal(submitBodyLimit(defaults), 2 * 4 * 1024 * 1024 + 2048 * 64 + 64 * 1024);
+    assert.equal(submitBodyLimit({ ...defaults, maxJobFilesBytes: 0, maxJobFiles: 0, maxBodyBytes: 1024 * 1024 }), 1024 * 1024);
+
+    const set = loadConfig({
+      FLUX_WORKSPACE: "/workspace/",
+      FLUX_MAX_JOB_FILES_BYTES: "1024",
+      FLUX_MAX_JOB_FILES: "3",
+      FLUX_MAX_UPLOAD_BYTES: "0",
+      FLUX_MAX_LIST_ENTRIES: "10",
+    });
+    assert.equal(set.workspace, "/workspace");
+    assert.deepEqual([set.maxJobFilesBytes, set.maxJobFiles, set.maxUploadBytes, set.maxListEntries], [1024, 3, 0, 10]);
+    assert.equal(loadConfig({ FLUX_WORKSPACE: "/a//b" }).workspace, "/a/b");
+    assert.equal(loadConfig({ FLUX_WORKSPACE: "" }).workspace, undefined);
+
+    for (const [name, value, message] of [
+      ["FLUX_WORKSPACE", "workspace", /FLUX_WORKSPACE must be an absolute directory/],
+      ["FLUX_WORKSPACE", "/a/../etc", /must not contain "\." or "\.\." parts/],
+      ["FLUX_WORKSPACE", "/", /must not be "\/"/],
+      ["FLUX_WORKSPACE", "/a\nb", /control characters/],
+      ["FLUX_MAX_JOB_FILES_BYTES", "-1", /FLUX_MAX_JOB_FILES_BYTES must be an integer between 0 and/],
+      ["FLUX_MAX_JOB_FILES_BYTES", "4MiB", /FLUX_MAX_JOB_FILES_BYTES must be an integer/],
+      ["FLUX_MAX_JOB_FILES", "10001", /FLUX_MAX_JOB_FILES must be an integer between 0 and 10000/],
+      ["FLUX_MAX_UPLOAD_BYTES", "1e9", /FLUX_MAX_UPLOAD_BYTES must be an integer/],
+      ["FLUX_MAX_LIST_ENTRIES", "0", /FLUX_MAX_LIST_ENTRIES must be an integer between 1 and/],
+    ] as const) {
+      assert.throws(() => loadConfig({ [name]: value }), (err: Error) => err instanceof ConfigError && message.test(err.message), `${name}=${value}`);
     }
   });
 

@@ -15,7 +15,8 @@ describe("sidecar: bad input and broker failures", function () {
 
   before(async () => {
     broker = await startBroker();
-    sidecar = await startTestSidecar(broker, { FLUX_MAX_BODY_BYTES: "4096" });
+    // submit takes bodies up to what its files need (here 2*1024 + 2048 + 64 KiB), other routes FLUX_MAX_BODY_BYTES
+    sidecar = await startTestSidecar(broker, { FLUX_MAX_BODY_BYTES: "4096", FLUX_MAX_JOB_FILES_BYTES: "1024", FLUX_MAX_JOB_FILES: "1" });
     api = apiFor(sidecar);
   });
   after(async () => {
@@ -72,9 +73,13 @@ describe("sidecar: bad input and broker failures", function () {
     assert.match(body.Errors[0], /is_launcher is not supported/);
   });
 
-  it("an oversized body is 413", async () => {
-    const body = await expectJson(await api("/v1/jobs/submit?command=true", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ A: "x".repeat(10_000) }) }), 413);
-    assert.match(body.detail, /too large/);
+  it("an oversized body is 413: past the submit route's own limit, and past FLUX_MAX_BODY_BYTES elsewhere", async () => {
+    const limit = 2 * 1024 + 2048 + 64 * 1024;
+    let body = await expectJson(await api("/v1/jobs/submit?command=true", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ A: "x".repeat(limit) }) }), 413);
+    assert.match(body.detail, new RegExp(`too large \\(limit ${limit} bytes\\)`));
+    await expectJson(await api("/v1/jobs/submit?command=true", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ A: "x".repeat(10_000) }) }), 200);
+    body = await expectJson(await api("/ui/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "x".repeat(10_000) }) }), 413);
+    assert.match(body.detail, /too large \(limit 4096 bytes\)/);
   });
 
   it("unknown routes are 404 JSON, wrong methods too", async () => {

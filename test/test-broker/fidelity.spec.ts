@@ -6,6 +6,9 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { promisify } from "node:util";
 import { signNone, unwrapNone } from "../../sidecar/flux/codec";
 import { FluxClient, buildJobspec } from "../../sidecar/flux";
@@ -233,6 +236,66 @@ describe("the real flux CLI against the test broker", function () {
       assert.match(String((await run("resource", "list")).stdout), /free\s+4\s+16\s+0 flux-sample-\[0-3\]/);
     } finally {
       await broker.stop();
+    }
+  });
+});
+
+describe("the real flux CLI's files and batch jobs on the test broker", function () {
+  this.timeout(60000);
+
+  it("flux submit --add-file: every node's shell writes the file into its FLUX_JOB_TMPDIR; flux batch runs the script", async function () {
+    const flux = fluxExecutable();
+    if (!flux) {
+      console.log("      flux not on PATH: flux --add-file / flux batch check skipped");
+      this.skip();
+    }
+    const broker = await TestBroker.start({ size: 4 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-cli-files-"));
+    const run = async (...args: string[]) =>
+      (await execFileAsync(flux, args, { cwd: dir, env: { ...process.env, FLUX_URI: broker.uri }, timeout: 20000 }).catch((err: { stdout: string; stderr: string; code: number }) => err));
+    try {
+      fs.writeFileSync(path.join(dir, "in.txt"), "from the cli\n");
+      const id = String((await run("submit", "-N4", "-n4", "--add-file", path.join(dir, "in.txt"), "sh", "-c", "echo $FLUX_TASK_RANK $(cat {{tmpdir}}/in.txt)")).stdout).trim();
+      const attach = await run("job", "attach", id);
+      assert.deepEqual(String(attach.stdout).trim().split("\n").sort(), [0, 1, 2, 3].map((r) => `${r} from the cli`));
+      fs.writeFileSync(path.join(dir, "job.sh"), '#!/bin/sh\necho "batch $1" > out.txt\n');
+      const batch = String((await run("batch", "-N2", "--output=none", "job.sh", "one")).stdout).trim();
+      await run("job", "wait-event", batch, "clean");
+      assert.equal(fs.readFileSync(path.join(dir, "out.txt"), "utf8"), "batch one\n");
+      assert.match(String((await run("jobs", "-a", "-o", "{name} {status}")).stdout), /job\.sh\s+(CD|COMPLETED)/);
+    } finally {
+      await broker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("job-info.lookup of a jobspec with files, test broker against the real one", function () {
+  this.timeout(90000);
+
+  it("the KVS jobspec (flux job info --base) and the current one (flux job info) are the same text: compact, without the environment", async function () {
+    const flux = fluxExecutable();
+    if (!flux) {
+      console.log("      flux not on PATH: jobspec lookup comparison skipped");
+      this.skip();
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flux-jobspec-"));
+    const file = path.join(dir, "jobspec.json");
+    // spaced text, as `flux job submit` of a hand-written file sends it
+    fs.writeFileSync(file, JSON.stringify(buildJobspec({ command: ["true"], cwd: "/tmp", environment: { PATH: "/usr/bin:/bin" }, files: { "a.txt": { mode: 0o100644, data: "x", encoding: "utf-8" } } }), null, 1));
+    const script = `id=$(flux job submit ${file}) && flux job wait-event $id clean >/dev/null && flux job info --base $id jobspec && flux job info $id jobspec`;
+    try {
+      const version = (await execFileAsync(flux, ["start", "--test-size=1", "flux", "getattr", "version"], { timeout: 60000 })).stdout.trim();
+      const real = (await execFileAsync(flux, ["start", "--test-size=1", "sh", "-c", script], { timeout: 60000 })).stdout;
+      const broker = await TestBroker.start({ size: 1, version });
+      try {
+        const emulated = (await execFileAsync("sh", ["-c", script], { env: { ...process.env, FLUX_URI: broker.uri }, timeout: 20000 })).stdout;
+        assert.equal(emulated, real, `flux-core ${version}`);
+      } finally {
+        await broker.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

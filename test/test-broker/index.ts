@@ -79,6 +79,7 @@ export class TestBroker {
       versionCode: code,
       fluidStartMs: opts.fluidStartMs ?? 0,
       uri: () => this.uri,
+      rundir: dir,
     });
     this.server = new WireServer({ ownerUid, peerUid: opts.peerUid ?? ownerUid, allowGuests: opts.allowGuests ?? false });
     const started = Date.now() / 1000;

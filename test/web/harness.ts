@@ -21,8 +21,11 @@ export const credentials = { user: "alice", token: "web-test-token-5f2c" };
 
 export interface Stack { broker: BrokerHandle; sidecar: SidecarHandle; url: string; close(): Promise<void> }
 
-/** The shared test broker (4 nodes, job ids beyond 2^53; or the real one) and a sidecar in front. */
-export async function startStack(opts: { auth: boolean }): Promise<Stack> {
+/**
+ * The shared test broker (4 nodes, job ids beyond 2^53; or the real one) and a sidecar in front;
+ * with `workspace`, the sidecar's FLUX_WORKSPACE (and this PATH for jobs, so a batch job finds flux).
+ */
+export async function startStack(opts: { auth: boolean; workspace?: string }): Promise<Stack> {
   const broker = await startBroker({ size: 4, coresPerNode: 4, fluidStartMs: BIG_ID_START_MS });
   const quiet = new Writable({ write: (_chunk, _enc, done) => done() });
   const config = loadConfig({
@@ -33,6 +36,7 @@ export async function startStack(opts: { auth: boolean }): Promise<Stack> {
     FLUX_USER: credentials.user,
     FLUX_TOKEN: credentials.token,
     FLUX_SECRET_KEY: "web-test-secret-key-0123456789abcdef",
+    ...(opts.workspace ? { FLUX_WORKSPACE: opts.workspace, FLUX_JOB_PATH: process.env.PATH } : {}),
   });
   const sidecar = await startSidecar(config, { logDestination: quiet });
   return {

@@ -69,6 +69,18 @@ describe("web: submit checks match the server", function () {
     assert.deepEqual(errors.map((e) => e.message), serverMessages(await res.json()));
   });
 
+  it("gives the server's message for a command beside a batch script", async () => {
+    const { errors } = checkSubmit({ ...blank, command: "hostname", script: true }, limits);
+    const res = await fetch(`${stack.url}/v1/jobs/submit`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ command: "hostname", script: "#!/bin/sh\ntrue\n" }),
+    });
+    assert.equal(res.status, 422);
+    assert.deepEqual(errors.map((e) => e.message), serverMessages(await res.json()));
+    assert.deepEqual(checkSubmit({ ...blank, script: true }, limits).errors, [], "a script alone needs no command");
+  });
+
   it("sends a body the server accepts when the page finds nothing wrong", async () => {
     const { body, errors } = checkSubmit(
       { ...blank, command: "true", num_tasks: "2", cores_per_task: "1", num_nodes: "2", runtime: "60", exclusive: true, option_flags: "cpu-affinity=off", envars: "A=1" },

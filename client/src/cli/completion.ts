@@ -7,13 +7,15 @@ import type { Command, Option } from "commander";
 import { STATE_FILTERS } from "./select";
 
 const SHELLS = ["bash", "zsh"];
+/** Commands whose first operand starts what the job runs: local file names complete from there. */
+const JOB_COMMANDS = ["run", "submit", "batch"];
 
 const BASH = `# flux-restful completion for bash: add to ~/.bashrc
 #   source <(flux-restful completion bash)
 complete -o default -C 'flux-restful __complete' flux-restful
 `;
 
-// zsh hands over the words up to the cursor; no answer means files (a job's command, --workdir).
+// zsh hands over the words up to the cursor; no answer means files (a job's command, a script, --file).
 const ZSH = `#compdef flux-restful
 # flux-restful completion for zsh: add to ~/.zshrc (after compinit)
 #   source <(flux-restful completion zsh)
@@ -53,11 +55,11 @@ export function completions(program: Command, line: string, profileNames: () => 
       if (!word.includes("=") && takesValue(findOption([command, program], word))) i++;
       continue;
     }
-    if (command !== program) {
-      if (command.name() === "run" || command.name() === "submit") return []; // the job's command began
+    if (!command.commands.length) {
+      if (JOB_COMMANDS.includes(command.name())) return []; // the job's command (or the batch script) began
       continue; // an operand such as a job id
     }
-    const sub = program.commands.find((c) => c.name() === word);
+    const sub = command.commands.find((c) => c.name() === word);
     if (!sub) return [];
     command = sub;
   }
@@ -72,8 +74,8 @@ export function completions(program: Command, line: string, profileNames: () => 
   } else if (current.startsWith("-")) {
     // options after a command are the command's own (positional options): the connection options are among them
     candidates = help.visibleOptions(command).flatMap((o) => [o.long, o.short]).filter((n): n is string => Boolean(n));
-  } else if (command === program) {
-    candidates = help.visibleCommands(program).map((c) => c.name());
+  } else if (command.commands.length) {
+    candidates = help.visibleCommands(command).map((c) => c.name());
   } else if (command.name() === "completion") {
     candidates = SHELLS;
   } else if (command.name() === "logout" || command.name() === "login") {

@@ -2,7 +2,7 @@
 import type { ApiApp } from "../deps";
 import { jsonResponse } from "../json";
 
-type Param = [name: string, where: "query" | "path" | "header", type: "string" | "integer" | "boolean", description: string];
+type Param = [name: string, where: "query" | "path" | "header", type: "string" | "integer" | "boolean", description: string, required?: boolean];
 
 const jobId: Param = ["id", "path", "string", "Job id: decimal or F58 (ƒ… / f…), also hex or dotted hex"];
 const json = (description: string) => ({ description, content: { "application/json": { schema: { type: "object" } } } });
@@ -14,10 +14,61 @@ const errors = {
   "503": json("The Flux broker is not reachable"),
 };
 
+const filePath = (description: string, required = true): Param => [
+  "path",
+  "query",
+  "string",
+  `${description}: "/"-separated, no "..", not absolute, no control characters; symlinks may not lead out of the workspace (403)`,
+  required,
+];
+const fileErrors = {
+  "400": json("{detail}: a bad path"),
+  "401": json("Not authenticated (WWW-Authenticate: Bearer)"),
+  "403": json('{"detail": "path leaves the workspace"}'),
+  "404": json("{detail: \"no such file or directory: PATH\"}"),
+  "501": json('{"detail": "no workspace: FLUX_WORKSPACE is not set"}'),
+};
+
+const fileref = {
+  oneOf: [
+    { type: "string", description: "UTF-8 text, mode 0600" },
+    {
+      type: "object",
+      required: ["data"],
+      properties: {
+        data: { description: "The content: text in `encoding`, or without encoding a JSON value written as JSON" },
+        encoding: { type: "string", enum: ["utf-8", "base64"] },
+        mode: { oneOf: [{ type: "integer" }, { type: "string", pattern: "^0?[0-7]{1,3}$" }], description: "Permission bits (default 0600)" },
+      },
+    },
+  ],
+};
+
+/** The submit object of a JSON body (the body is read as envars when it has neither command nor script). */
+const submitJsonSchema = {
+  type: "object",
+  properties: {
+    command: { oneOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] },
+    num_tasks: { type: "integer" },
+    cores_per_task: { type: "integer" },
+    gpus_per_task: { type: "integer" },
+    num_nodes: { type: "integer" },
+    exclusive: { type: "boolean" },
+    option_flags: { oneOf: [{ type: "string" }, { type: "object", additionalProperties: { type: "string" } }] },
+    workdir: { type: "string", description: "Absolute: as given. Relative: inside the workspace (made if missing). Absent with a workspace: a new jobs/<time>-<hex> directory" },
+    name: { type: "string" },
+    runtime: { type: "integer" },
+    envars: { type: "object", additionalProperties: { type: "string" } },
+    script: { type: "string", description: "A batch script (starts with #!); excludes command" },
+    script_args: { type: "array", items: { type: "string" } },
+    files: { type: "object", additionalProperties: fileref },
+  },
+};
+
 function op(summary: string, params: Param[], ok: { description: string; content?: object }, extra: object = {}) {
   return {
     summary,
-    parameters: params.map(([name, where, type, description]) => ({ name, in: where, required: where === "path", description, schema: { type } })),
+    parameters: params.map(([name, where, type, description, required]) => ({ name, in: where, required: required ?? where === "path", description, schema: { type } })),
     responses: { "200": ok, ...errors },
     ...extra,
   };
@@ -35,6 +86,17 @@ const submitParams: Param[] = [
   ["workdir", "query", "string", "Working directory"],
   ["name", "query", "string", "Job name (default: the command's basename)"],
   ["runtime", "query", "integer", "Time limit in seconds (0 = unlimited)"],
+  ["script", "query", "string", "A batch script (must start with #!): the job runs it the way `flux batch` does, in a Flux instance of its own on the allocation; `command` must then be absent. Default name \"batch\"; num_tasks (slots) defaults to num_nodes, exclusive"],
+  ["script_args", "query", "string", "With script: its arguments, a JSON array of strings"],
+  [
+    "files",
+    "query",
+    "string",
+    "Files for the job (usually in the JSON body): {NAME: text} or {NAME: {data, encoding: \"utf-8\"|\"base64\", mode: 420|\"0644\"}}. " +
+      "The job shell writes them into FLUX_JOB_TMPDIR on every node before the tasks start; commands name them {{tmpdir}}/NAME. " +
+      "NAME: relative, 1-8 parts of 1-255 bytes, no . or .., no control characters or backslash, at most 1024 bytes. Default mode 0600. " +
+      "Limits: FLUX_MAX_JOB_FILES files and FLUX_MAX_JOB_FILES_BYTES decoded bytes per job (413 past them)",
+  ],
   [
     "Idempotency-Key",
     "header",
@@ -90,7 +152,45 @@ export const openApiDocument = {
               "or, without a key, {detail, outcome:\"unknown\", check:{path, name, submitted_after}} (look for the job before resubmitting)",
           ),
         },
-        requestBody: { required: false, content: { "application/json": { schema: { type: "object" } }, "application/x-www-form-urlencoded": { schema: { type: "object" } } } },
+        requestBody: {
+          required: false,
+          content: {
+            "application/json": { schema: submitJsonSchema },
+            "application/x-www-form-urlencoded": { schema: { type: "object" } },
+            "multipart/form-data": {
+              schema: {
+                type: "object",
+                properties: {
+                  script: { type: "string", format: "binary", description: "The batch script (one part)" },
+                  files: { type: "array", items: { type: "string", format: "binary" }, description: "Input files (repeatable); each part's filename is the NAME, mode 0600" },
+                  file_modes: { type: "string", description: 'JSON object NAME -> mode, e.g. {"run.sh":"0755"}' },
+                },
+              },
+            },
+          },
+        },
+      }),
+    },
+    "/v1/jobs/{id}/files": {
+      get: op("The listing of the job's working directory, when it lies in the workspace", [jobId], json('{id, path:"jobs/...", entries:[{name,type,size,mtime,mode}], truncated}'), {
+        responses: { "200": json('{id, path, entries:[{name,type,size,mtime,mode}], truncated}'), ...fileErrors, "404": json("Unknown job, or {detail: \"job <id> has no working directory in the workspace\"}") },
+      }),
+    },
+    "/v1/files": {
+      get: op("List a workspace directory (sorted by name; at most FLUX_MAX_LIST_ENTRIES entries, then truncated: true)", [filePath("Directory relative to the workspace; empty = the workspace", false)], json('{path, entries:[{name, type:"file"|"directory"|"symlink"|"other", size, mtime, mode}], truncated}'), {
+        responses: { "200": json("{path, entries, truncated}"), ...fileErrors, "400": json("{detail}: a bad path, or a file") },
+      }),
+    },
+    "/v1/files/content": {
+      get: op("Download a workspace file (streamed; content-type application/octet-stream, content-disposition attachment, nosniff, CSP sandbox)", [filePath("File relative to the workspace")], { description: "The file's bytes", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, {
+        responses: { "200": { description: "The file's bytes", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, ...fileErrors, "400": json("{detail}: a bad path, or a directory") },
+      }),
+      put: op("Upload a workspace file (any content type; parents created; written to a temporary file then renamed)", [filePath("File relative to the workspace"), ["mode", "query", "string", "Permission bits, octal (default 0644)"]], json("{path, size, mode}"), {
+        responses: { "201": json("{path, size, mode}"), ...fileErrors, "409": json("{detail}: the path is a directory"), "413": json("{detail}: over FLUX_MAX_UPLOAD_BYTES (nothing is left behind)") },
+        requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+      }),
+      delete: op("Delete a workspace file (not a directory)", [filePath("File relative to the workspace")], { description: "Deleted" }, {
+        responses: { "204": { description: "Deleted" }, ...fileErrors, "409": json("{detail}: the path is a directory") },
       }),
     },
     "/v1/jobs/{id}": { get: op("Job info", [jobId], json("Job info (flux-restful-api shape)")) },
@@ -128,9 +228,10 @@ function renderDocs(): string {
   const rows = Object.entries(openApiDocument.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, spec]) => {
       const s = spec as ReturnType<typeof op>;
+      const ok = Object.keys(s.responses).find((status) => status.startsWith("2")) ?? "200";
       const params = s.parameters.map((p) => `<li><code>${escapeHtml(p.name)}</code> (${p.in}, ${p.schema.type}) ${escapeHtml(p.description)}</li>`).join("");
       return `<section><h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2><p>${escapeHtml(s.summary)}</p>` +
-        `${params ? `<ul>${params}</ul>` : ""}<p>200: ${escapeHtml(s.responses["200"].description)}</p></section>`;
+        `${params ? `<ul>${params}</ul>` : ""}<p>${ok}: ${escapeHtml((s.responses as Record<string, { description: string }>)[ok].description)}</p></section>`;
     }),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Flux RESTful API</title>` +

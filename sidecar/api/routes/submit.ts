@@ -4,14 +4,36 @@ import type { ApiApp, ApiDeps } from "../deps";
 import type { ApiRequest } from "../http";
 import { jsonResponse } from "../json";
 import { IdempotencyKeys, parseIdempotencyKey, submitFingerprint } from "../idempotency";
-import { parseSubmitRequest, type SubmitBody, type SubmitRequest } from "../submit-fields";
+import { parseSubmitRequest, type FormFile, type SubmitBody, type SubmitRequest } from "../submit-fields";
+import { submitBodyLimit } from "../../config";
 import { FluxUnavailableError, parseJson, splitCommand } from "../../flux";
+import { Gate } from "../service";
+
+const asFormFile = async (part: File): Promise<FormFile> => ({ kind: "file", filename: part.name, bytes: new Uint8Array(await part.arrayBuffer()) });
+
+/** A form's fields, with its file parts apart: `files` (repeatable; each named by its filename) and `script`. */
+async function readForm(req: ApiRequest): Promise<SubmitBody> {
+  const value: Record<string, unknown> = await req.form(["files"]);
+  const parts = value.files === undefined ? [] : Array.isArray(value.files) ? value.files : [value.files];
+  delete value.files;
+  const files: FormFile[] = [];
+  for (const part of parts) {
+    if (typeof part === "string") throw new ApiError(422, { detail: [{ loc: ["body", "files"], msg: "a files part must be a file (with a filename)", type: "type_error.file" }] });
+    files.push(await asFormFile(part));
+  }
+  let script: FormFile | undefined;
+  if (value.script instanceof File) {
+    script = await asFormFile(value.script);
+    delete value.script;
+  }
+  return { kind: "form", value, files, script };
+}
 
 async function readBody(req: ApiRequest): Promise<SubmitBody> {
   const type = (req.header("content-type") ?? "").toLowerCase();
   if (/^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type)) {
     try {
-      return { kind: "form", value: await req.form() };
+      return await readForm(req);
     } catch (err) {
       if (err instanceof ApiError) throw err;
       throw new ApiError(400, { detail: `malformed form body: ${(err as Error).message}` });
@@ -26,12 +48,16 @@ async function readBody(req: ApiRequest): Promise<SubmitBody> {
   }
 }
 
+/** Submit bodies larger than FLUX_MAX_BODY_BYTES read into memory at once; the others wait their turn. */
+const MAX_LARGE_BODIES = 4;
+
 /** Submissions whose broker reply is still awaited (each holds a matchtag and its request). */
 const MAX_WAITING_SUBMITS = 1024;
 
 /** The job name a submit gets: its own, else its command's basename (as Flux names a job without one). */
 function jobName(submit: SubmitRequest): string | undefined {
   if (submit.name) return submit.name;
+  if (submit.script !== undefined) return "batch";
   try {
     const argv = typeof submit.command === "string" ? splitCommand(submit.command) : submit.command;
     return argv?.[0]?.split("/").pop();
@@ -77,9 +103,15 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
   let waiting = 0;
   metrics.trackIdempotencyKeys(keys);
 
+  const fileLimits = { maxBytes: config.maxJobFilesBytes, maxFiles: config.maxJobFiles };
+  const largeBodies = new Gate(MAX_LARGE_BODIES);
+
   app.post("/v1/jobs/submit", async (req) => {
     const key = parseIdempotencyKey(req.header("idempotency-key"));
-    const submit = parseSubmitRequest(req.query, await readBody(req));
+    // A body past the server's usual limit (files) is read by a few requests at a time only.
+    const large = req.declaredLength() > config.maxBodyBytes || req.header("content-length") === undefined;
+    const body = large ? await largeBodies.run(() => readBody(req)) : await readBody(req);
+    const submit = parseSubmitRequest(req.query, body, fileLimits);
     // With auth on, the job is stamped with the authenticated user; without, ?user= labels it (as in Python).
     const user = config.requireAuth ? req.user : (submit.user ?? req.user);
     // The broker's reply is awaited as long as the key is honoured, whatever this answer does;
@@ -120,5 +152,5 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
       clearTimeout(timer);
     }
     return jsonResponse({ Message: "Job submit.", id }, 200, replayed ? { "idempotent-replayed": "true" } : undefined);
-  });
+  }, { maxBodyBytes: submitBodyLimit(config) });
 }

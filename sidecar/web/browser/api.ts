@@ -48,20 +48,28 @@ export function errorMessage(body: unknown, fallback: string): string {
   return fallback;
 }
 
-export interface RequestOptions { method?: string; json?: unknown; signal?: AbortSignal; accept?: string }
+export interface RequestOptions {
+  method?: string;
+  json?: unknown;
+  /** Any other body: a form (multipart, its own content type) or a file sent as raw bytes. */
+  body?: FormData | Blob;
+  signal?: AbortSignal;
+  accept?: string;
+}
 
 /** Sends a request and returns the response, throwing ApiError (or a subclass) unless it is 2xx. */
 export async function request(path: string, options: RequestOptions = {}): Promise<Response> {
   const method = options.method ?? "GET";
   const headers: Record<string, string> = { Accept: options.accept ?? "application/json" };
   if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  else if (options.body instanceof Blob) headers["Content-Type"] = "application/octet-stream";
   if (method !== "GET" && method !== "HEAD" && session.csrfToken) headers["X-CSRF-Token"] = session.csrfToken;
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: options.json === undefined ? undefined : JSON.stringify(options.json),
+      body: options.json === undefined ? options.body : JSON.stringify(options.json),
       credentials: "same-origin",
       signal: options.signal,
     });

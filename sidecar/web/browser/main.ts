@@ -2,6 +2,7 @@
 import { BrokerUnavailableError, NotAuthenticatedError, currentSession, loadSession, request, setSession } from "./api";
 import { View, ViewContext, errorPanel, isAbort, sleep } from "./app";
 import { h, replaceChildren } from "./dom";
+import { filesView } from "./views/files";
 import { jobView } from "./views/job";
 import { jobsView } from "./views/jobs";
 import { loginView } from "./views/login";
@@ -13,6 +14,7 @@ const routes: Route[] = [
   { pattern: /^(?:ui\/?|ui\/jobs\/?)?$/, view: jobsView, nav: "jobs" },
   { pattern: /^ui\/jobs\/([^/]+)\/?$/, view: jobView, nav: "jobs" },
   { pattern: /^ui\/submit\/?$/, view: submitView, nav: "submit" },
+  { pattern: /^ui\/files\/?$/, view: filesView, nav: "files" },
   { pattern: /^ui\/login\/?$/, view: loginView, public: true },
 ];
 
@@ -29,8 +31,9 @@ const banner = h("div", { class: "banner", role: "status", "aria-live": "polite"
 const navLinks = {
   jobs: h("a", { href: "ui/jobs" }, "Jobs"),
   submit: h("a", { href: "ui/submit" }, "Submit"),
+  files: h("a", { href: "ui/files" }, "Files"),
 };
-const mainNav = h("nav", { "aria-label": "Main" }, navLinks.jobs, navLinks.submit);
+const mainNav = h("nav", { "aria-label": "Main" }, navLinks.jobs, navLinks.submit, navLinks.files);
 const sessionBox = h("div", { class: "session" });
 let current: AbortController | undefined;
 let firstRender = true;

@@ -14,6 +14,8 @@ export interface SubmitFormValues {
   option_flags: string;
   envars: string;
   exclusive: boolean;
+  /** A batch script is chosen: the job runs it (as flux batch does) instead of a command. */
+  script?: boolean;
 }
 
 export interface ServerLimits {
@@ -24,7 +26,7 @@ export interface ServerLimits {
 }
 
 export interface SubmitBody {
-  command: string;
+  command?: string;
   name?: string;
   num_tasks?: number;
   cores_per_task?: number;
@@ -37,7 +39,10 @@ export interface SubmitBody {
   exclusive?: boolean;
 }
 
-export type FieldName = keyof SubmitFormValues;
+export type FieldName = Exclude<keyof SubmitFormValues, "script">;
+
+/** The server's words (a 422 on `command`) when a submit has both a command and a script. */
+export const COMMAND_AND_SCRIPT = "command: give either a command or a script, not both";
 export interface FieldError { field: FieldName; message: string }
 
 const integerFields = ["num_tasks", "cores_per_task", "gpus_per_task", "num_nodes", "runtime"] as const;
@@ -70,8 +75,11 @@ export function parseEnvars(text: string): Record<string, string> | undefined {
 /** The request body and the problems found, in the server's order and words. */
 export function checkSubmit(values: SubmitFormValues, limits: ServerLimits): { body: SubmitBody; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const body: SubmitBody = { command: values.command.trim() };
-  if (!body.command) errors.push({ field: "command", message: "A 'command' is minimally required." });
+  const body: SubmitBody = {};
+  const command = values.command.trim();
+  if (command) body.command = command;
+  if (!command && !values.script) errors.push({ field: "command", message: "A 'command' is minimally required." });
+  if (command && values.script) errors.push({ field: "command", message: COMMAND_AND_SCRIPT });
 
   for (const field of integerFields) {
     const raw = values[field].trim();
@@ -89,7 +97,7 @@ export function checkSubmit(values: SubmitFormValues, limits: ServerLimits): { b
     if (env) body.envars = env;
     else errors.push({ field: "envars", message: "Environment variables must be key/value pairs (dict)" });
   }
-  if (errors.length || !body.command) return { body, errors };
+  if (errors.length) return { body, errors };
 
   // The server's validate_submit order.
   if (body.num_nodes !== undefined && limits.numberNodes !== undefined && body.num_nodes > limits.numberNodes) {
@@ -107,4 +115,20 @@ export function checkSubmit(values: SubmitFormValues, limits: ServerLimits): { b
     if (value !== undefined && value < 1) errors.push({ field, message: `Parameter ${field} must be >= 1` });
   }
   return { body, errors };
+}
+
+/**
+ * The multipart body for a submit with files: the checked fields as form fields (envars as a
+ * JSON object), the batch script as the part `script` and each input file as a part `files`,
+ * named by its file name (the server writes it to {{tmpdir}}/NAME on every node of the job).
+ */
+export function submitFormData(body: SubmitBody, script: File | null, files: File[]): FormData {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(body)) {
+    if (value === undefined) continue;
+    form.append(key, key === "envars" ? JSON.stringify(value) : String(value));
+  }
+  if (script) form.append("script", script, script.name);
+  for (const file of files) form.append("files", file, file.name);
+  return form;
 }

@@ -154,8 +154,15 @@ const contentTypes = rows("content types", [
 ]);
 
 /** Oversized requests: limits are enforced before the body is buffered. */
+/**
+ * The table's sidecar keeps FLUX_MAX_JOB_FILES_BYTES small (HOSTILE_SIDECAR_ENV), so submit's
+ * body limit is FLUX_MAX_BODY_BYTES (1 MiB) like every route's; its larger default is checked in
+ * test/sidecar/input.spec.ts.
+ */
+export const HOSTILE_SIDECAR_ENV = { FLUX_MAX_JOB_FILES_BYTES: String(256 * 1024) };
 const huge: HostileCase[] = [
-  { category: "huge requests", name: "2 MiB JSON body", request: submitJson(`{"command":"true","x":"${"a".repeat(2 * 1024 * 1024)}"}`), status: 413, message: /"detail":/ },
+  { category: "huge requests", name: "2 MiB JSON body", request: submitJson(`{"command":"true","x":"${"a".repeat(2 * 1024 * 1024)}"}`), status: 413, message: "too large (limit 1048576 bytes)" },
+  { category: "huge requests", name: "2 MiB JSON body to a route without files", request: () => ({ method: "POST", path: "/ui/login", headers: { "content-type": "application/json" }, body: `{"user":"${"a".repeat(2 * 1024 * 1024)}"}` }), status: 413, message: "too large (limit 1048576 bytes)" },
   {
     category: "huge requests",
     name: "2 MiB chunked body without Content-Length",
@@ -258,6 +265,44 @@ const workdir: HostileCase[] = [
   message: "Job submit.",
 }));
 
+/**
+ * Files sent with a submit (the table's sidecar has no FLUX_WORKSPACE: the file routes answer
+ * 501 once authenticated, 401 before). Names and paths are checked in test/sidecar/files.spec.ts
+ * against a workspace as well.
+ */
+const fileJson = (name: string, extra = "") => submitJson(`{"command":"true","files":{${JSON.stringify(name)}:"x"}${extra}}`);
+const BAD_FILE = "value_error.file";
+const files: HostileCase[] = [
+  ...rows("files in a submit", [
+    ["file name climbing out", fileJson("../../etc/cron.d/x"), 422, 'has a \\"..\\" part'],
+    ["absolute file name", fileJson("/etc/passwd"), 422, "is absolute"],
+    ["file name with a backslash", fileJson("..\\x"), 422, "backslash"],
+    ["file name with NUL", fileJson("a\u0000b"), 422, "control character"],
+    ["file name with a newline", fileJson("a\nb"), 422, "control character"],
+    ["file name of 300 bytes", fileJson("x".repeat(300)), 422, "longer than 255 bytes"],
+    ["file name of 9 parts", fileJson(Array(9).fill("d").join("/")), 422, "more than 8 parts"],
+    ["file named __proto__ (an ordinary name)", fileJson("__proto__"), 200, "Job submit."],
+    ["files as an array", submitJson('{"command":"true","files":["x"]}'), 422, "files must be an object"],
+    ["file content as a number", submitJson('{"command":"true","files":{"a":42}}'), 422, BAD_FILE],
+    ["file mode with setuid", submitJson('{"command":"true","files":{"a":{"data":"x","mode":2541}}}'), 422, "mode must be permission bits"],
+    ["file data not base64", submitJson('{"command":"true","files":{"a":{"data":"%%%","encoding":"base64"}}}'), 422, "not valid base64"],
+    ["script without #!", submitJson('{"script":"rm -rf /"}'), 422, "does not appear to start with '#!'"],
+    ["script and command", submitJson('{"script":"#!/bin/sh\\n","command":"true"}'), 422, "either a command or a script"],
+    ["script_args not strings", submitJson('{"script":"#!/bin/sh\\n","script_args":[1,2]}'), 422, "script_args must be an array of strings"],
+  ]),
+  ...([
+    ["GET", "/v1/files"],
+    ["GET", "/v1/files/content?path=x"],
+    ["PUT", "/v1/files/content?path=x"],
+    ["DELETE", "/v1/files/content?path=x"],
+    ["GET", "/v1/jobs/1/files"],
+  ] as const).flatMap(([method, path]): HostileCase[] => [
+    { category: "file routes", name: `${method} ${path} without credentials`, anonymous: true, request: () => ({ method, path, body: method === "PUT" ? "x" : undefined }), status: 401, message: "Not authenticated" },
+    { category: "file routes", name: `${method} ${path} without a workspace`, request: () => ({ method, path, body: method === "PUT" ? "x" : undefined }), status: 501, message: "no workspace: FLUX_WORKSPACE is not set" },
+  ]),
+  { category: "file routes", name: "PUT past the upload limit by Content-Length, without credentials", anonymous: true, request: () => ({ method: "PUT", path: "/v1/files/content?path=x", headers: { "content-length": String(2 ** 40) } }), status: 413, message: "too large" },
+];
+
 /** Routes, methods and HTTP framing the server must refuse cleanly. */
 const routing: HostileCase[] = [
   { name: "unknown route", request: get("/v1/unknown"), status: 404, message: NOT_FOUND },
@@ -332,6 +377,7 @@ export const HOSTILE_CASES: HostileCase[] = [
   ...ids,
   ...listing,
   ...workdir,
+  ...files,
   ...routing,
   ...shell,
 ];

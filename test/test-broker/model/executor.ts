@@ -78,11 +78,7 @@ export class TaskExecutor {
   }
 
   private startTask(task: TaskSpec): void {
-    let cwd = task.cwd;
-    if (cwd !== undefined && !isDirectory(cwd)) {
-      this.events.onLog(0, 3, `host ${task.hostname}: Could not change dir to ${cwd}: ${ENOENT_TEXT}. Going to /tmp instead`);
-      cwd = "/tmp";
-    }
+    const cwd = task.cwd;
     const [command, ...args] = task.argv;
     let child: ChildProcess;
     try {
@@ -170,13 +166,5 @@ function killGroup(child: ChildProcess, signal: number | NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     child.kill(signal);
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return fs.statSync(path).isDirectory();
-  } catch {
-    return false;
   }
 }

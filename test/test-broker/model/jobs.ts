@@ -4,12 +4,14 @@
  * release, free, clean, exception), and job-list records are derived from those events the way
  * job-list derives them (keys absent until known).
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatIdset } from "../../../sidecar/flux/idset";
 import { compressHostlist } from "../../../sidecar/flux/hostlist";
 import { Eventlog } from "./eventlog";
 import { TaskExecutor, type OutputStream, type TaskSpec } from "./executor";
 import { FluidGenerator } from "./fluid";
+import { initialProgram, initialProgramEnvironment, jobTmpdir, prepareTmpdir, renderTemplates, ShellInitError } from "./shell";
 import { ResourcePool, Unsatisfiable, resourceRequest, type NodeAllocation, type NodeSpec, type ResourceRequest } from "./resources";
 
 export const JobState = { NEW: 1, DEPEND: 2, PRIORITY: 4, SCHED: 8, RUN: 16, CLEANUP: 32, INACTIVE: 64 } as const;
@@ -52,6 +54,8 @@ export class Job {
   /** set between "start" and the shells running their tasks */
   shellLaunch: NodeJS.Timeout | undefined;
   timeLimit: NodeJS.Timeout | undefined;
+  /** each shell's FLUX_JOB_TMPDIR, removed when the job ends */
+  tmpdirs: string[] = [];
   readonly request: ResourceRequest | undefined;
 
   constructor(
@@ -97,6 +101,8 @@ export interface InstanceOptions {
   fluidStartMs: number;
   /** FLUX_URI given to tasks */
   uri: () => string;
+  /** the broker's rundir: the shells' FLUX_JOB_TMPDIRs are made in it */
+  rundir: string;
 }
 
 export class Instance {
@@ -215,10 +221,20 @@ export class Instance {
     job.shellLaunch = undefined;
     if (job.state !== JobState.RUN || !job.execEventlog) return;
     job.output = new Eventlog();
-    const ntasks = job.ntasks;
+    const ntasks = perResourceNode(job) ? allocation.length : job.ntasks;
     job.output.append("header", { version: 1, encoding: { stdout: "UTF-8", stderr: "UTF-8" }, count: { stdout: ntasks, stderr: ntasks }, options: {} });
     job.execEventlog.append("shell.init", { service: `${this.opts.owner}-shell-${job.id}`, "leader-rank": allocation[0].rank, size: allocation.length });
-    const tasks = this.taskSpecs(job, allocation, ntasks);
+    let tasks: TaskSpec[];
+    try {
+      tasks = this.taskSpecs(job, allocation, ntasks);
+    } catch (err) {
+      if (!(err instanceof ShellInitError)) throw err;
+      // the shell logs why its init failed and exits 1 without starting tasks
+      job.output.append("log", { rank: 0, level: 3, message: err.message });
+      this.raise(job, { type: "exec", severity: 0, note: `shell init failed: ${err.message}`, userid: this.opts.owner });
+      this.finishJob(job, 1 << 8);
+      return;
+    }
     job.execEventlog.append("shell.start", { taskmap: { version: 1, map: [[0, allocation.length, Math.ceil(ntasks / allocation.length), 1]] } });
     this.changed();
     job.executor = new TaskExecutor(tasks, {
@@ -239,37 +255,86 @@ export class Instance {
     job.executor.start();
   }
 
-  /** One task per slot in rank order (block distribution), like the shell's default taskmap. */
+  /**
+   * One task per slot in rank order (block distribution), like the shell's default taskmap, or
+   * one per node with shell option per-resource.type=node (flux batch). Each node's shell first
+   * makes its FLUX_JOB_TMPDIR with the job's files and renders the command's templates
+   * (model/shell.ts). A batch job's `flux broker ... SCRIPT ARGS` runs SCRIPT ARGS on the first
+   * node, where the nested instance would run its initial program; the nested instance itself
+   * is not emulated (the other nodes' tasks do nothing, and the script's FLUX_URI is this broker).
+   */
   private taskSpecs(job: Job, allocation: NodeAllocation[], ntasks: number): TaskSpec[] {
-    const slotRanks = allocation.flatMap((a) => Array.from({ length: a.slots }, () => a.rank));
-    const perSlot = Math.ceil(ntasks / slotRanks.length);
+    const slotRanks = perResourceNode(job) ? allocation.map((a) => a.rank) : allocation.flatMap((a) => Array.from({ length: a.slots }, () => a.rank));
+    const count = ntasks;
+    const perSlot = Math.ceil(count / slotRanks.length);
     const base = (job.system.environment as Record<string, string>) ?? {};
     const cwd = typeof job.system.cwd === "string" ? job.system.cwd : undefined;
+    const jobName = (job.system.job as { name?: unknown } | undefined)?.name;
+    const name = typeof jobName === "string" ? jobName : path.basename(job.command[0] ?? "") || "unknown";
+    const tmpdirOf = new Map<number, string>();
+    const cwdOf = new Map<number, string | undefined>();
+    allocation.forEach((a, shellRank) => {
+      const dir = jobTmpdir(this.opts.rundir, shellRank, job.id);
+      job.tmpdirs.push(dir);
+      prepareTmpdir(dir, job.system.files);
+      tmpdirOf.set(a.rank, dir);
+      cwdOf.set(a.rank, this.shellCwd(cwd, shellRank, this.pool.hostname(a.rank), job));
+    });
+    const program = initialProgram(job.command);
+    const logged = new Set<string>();
+    const report = (message: string) => {
+      if (logged.has(message)) return;
+      logged.add(message);
+      job.output?.append("log", { rank: 0, level: 3, message });
+    };
     const tasksOnNode = new Map<number, number>();
-    return Array.from({ length: ntasks }, (_, rank) => {
+    return Array.from({ length: count }, (_, rank) => {
       const nodeRank = slotRanks[Math.floor(rank / perSlot)] ?? slotRanks[slotRanks.length - 1];
       const localId = tasksOnNode.get(nodeRank) ?? 0;
       tasksOnNode.set(nodeRank, localId + 1);
+      const tmpdir = tmpdirOf.get(nodeRank)!;
+      const argv = (program ?? job.command).map((arg) => renderTemplates(arg, { tmpdir, id: job.id, name }, report));
+      const env = {
+        ...base,
+        FLUX_TASK_RANK: String(rank),
+        FLUX_TASK_LOCAL_ID: String(localId),
+        FLUX_JOB_ID: job.id.toString(),
+        FLUX_JOB_SIZE: String(count),
+        FLUX_JOB_NNODES: String(allocation.length),
+        FLUX_JOB_TMPDIR: tmpdir,
+        FLUX_URI: this.opts.uri(),
+      };
       return {
         rank,
         hostname: this.pool.hostname(nodeRank),
-        argv: job.command,
-        cwd,
-        env: {
-          ...base,
-          FLUX_TASK_RANK: String(rank),
-          FLUX_TASK_LOCAL_ID: String(localId),
-          FLUX_JOB_ID: job.id.toString(),
-          FLUX_JOB_SIZE: String(ntasks),
-          FLUX_JOB_NNODES: String(allocation.length),
-          FLUX_URI: this.opts.uri(),
-        },
+        argv: program && rank > 0 ? ["/bin/sh", "-c", ""] : argv,
+        cwd: cwdOf.get(nodeRank),
+        env: program ? initialProgramEnvironment(env) : env,
       };
     });
   }
 
+  /**
+   * Each shell changes to the jobspec's cwd once; when it cannot, it logs so (at its own rank,
+   * with shell.c's file and line) and goes to /tmp, as shell.c does.
+   */
+  private shellCwd(cwd: string | undefined, shellRank: number, hostname: string, job: Job): string | undefined {
+    if (cwd === undefined) return undefined;
+    try {
+      if (fs.statSync(cwd).isDirectory()) return cwd;
+    } catch {
+      // as ENOENT below
+    }
+    const reason = fs.existsSync(cwd) ? "Not a directory" : "No such file or directory";
+    const line = this.opts.versionCode >= 88 ? 1603 : this.opts.versionCode >= 70 ? 1489 : 1319;
+    job.output?.append("log", { rank: shellRank, level: 3, message: `host ${hostname}: Could not change dir to ${cwd}: ${reason}. Going to /tmp instead`, file: "shell.c", line });
+    return "/tmp";
+  }
+
   private finishJob(job: Job, status: number): void {
     clearTimeout(job.timeLimit);
+    // each shell removes its FLUX_JOB_TMPDIR as it exits
+    for (const dir of job.tmpdirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
     // the shell's own exit event is newer than 0.86
     if (this.opts.versionCode >= 87) job.execEventlog?.append("shell-exit", { rank: job.allocation![0].rank, wait_status: status });
     job.execEventlog?.append("complete", { status });
@@ -380,6 +445,11 @@ export class Instance {
       job.executor?.signal(9);
     }
   }
+}
+
+/** Shell option per-resource.type=node: one task per node, whatever the slots (flux batch, flux alloc). */
+function perResourceNode(job: Job): boolean {
+  return (job.system.shell as { options?: { "per-resource"?: { type?: unknown } } } | undefined)?.options?.["per-resource"]?.type === "node";
 }
 
 function timestampOf(line: string): number {

@@ -84,15 +84,24 @@ export function registerJobInfo(server: WireServer, ctx: ServiceContext): void {
     const id = jobIdField(p);
     const keys = p.keys;
     const flags = intField(p, "flags")!;
-    if (!Array.isArray(keys) || flags & ~3) throw new RpcError(Errno.EPROTO);
+    if (!Array.isArray(keys)) throw new RpcError(Errno.EPROTO);
+    // 0.55 ignores the flags and always answers the KVS text; 0.70 and later check them and
+    // know JSON_DECODE (1) and CURRENT (2) (lookup.c)
+    const flagged = ctx.versionCode >= 70;
+    if (flagged && flags & ~3) throw new RpcError(Errno.EPROTO, "lookup request rejected with invalid flag");
     // an unknown id: a bare ENOENT before 0.67, "invalid job id" from 0.67 (lookup.c)
     const job = findJob(ctx, id, Errno.ENOENT, ctx.versionCode >= 67 ? "invalid job id" : undefined);
-    const decode = (flags & 1) !== 0;
+    const decode = flagged && (flags & 1) !== 0;
+    const current = flagged && (flags & 2) !== 0;
     const reply: Record<string, unknown> = { id };
     for (const key of keys) {
-      const value = lookupKey(job, String(key));
+      let value = lookupKey(job, String(key));
       if (value === undefined) throw new RpcError(Errno.ENOENT, `${String(key)}: key not found`);
-      reply[key] = decode && (key === "jobspec" || key === "R") ? parseJson(value) : value;
+      const structured = key === "jobspec" || key === "R";
+      // CURRENT applies the job's update events (this double has none) and writes the value
+      // again with jansson's default json_dumps
+      if (current && structured) value = janssonDumps(parseJson(value));
+      reply[key] = decode && structured ? parseJson(value) : value;
     }
     req.respond(reply);
   });
@@ -115,4 +124,18 @@ function lookupKey(job: Job, key: string): string | undefined {
     default:
       return undefined;
   }
+}
+
+const JANSSON_ESCAPES: Record<string, string> = { '"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** jansson's json_dumps(value, 0): ", " and ": " separators, no newlines, other controls as \uXXXX (upper case). */
+function janssonDumps(value: unknown): string {
+  if (typeof value === "string") {
+    return `"${value.replace(/["\\\u0000-\u001f]/g, (ch) => JANSSON_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`)}"`;
+  }
+  if (Array.isArray(value)) return `[${value.map(janssonDumps).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.entries(value).map(([k, v]) => `${janssonDumps(k)}: ${janssonDumps(v)}`).join(", ")}}`;
+  }
+  return stringifyJson(value);
 }

@@ -3,7 +3,7 @@
  * submit_cb) in their order and with their messages, then the V1 validator.
  */
 import { unwrapNone } from "../../../sidecar/flux/codec";
-import { parseJson } from "../../../sidecar/flux/json";
+import { parseJson, stringifyJson } from "../../../sidecar/flux/json";
 import { JobspecInvalid, validateJobspecV1 } from "../model/validate-jobspec";
 import { Errno, RpcError, type WireServer } from "../server";
 import type { ServiceContext } from "./context";
@@ -59,7 +59,7 @@ export function registerJobIngest(server: WireServer, ctx: ServiceContext): void
       urgency,
       flags,
       jobspec: jobspec as Record<string, unknown>,
-      jobspecText: envelope.jobspecJson,
+      jobspecText: kvsJobspec(jobspec as Record<string, unknown>),
       J,
     });
     req.respond({ id: job.id });
@@ -75,4 +75,16 @@ function stringWithNul(value: unknown): string | undefined {
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/**
+ * The KVS "jobspec" job-ingest writes (0.55 to 0.88, job-ingest.c): compact JSON, keys in the
+ * submitted order, without attributes.system.environment ("to reduce its bulk"; it stays in J).
+ * Jansson would write a whole float as 1.0; this writes 1.
+ */
+function kvsJobspec(jobspec: Record<string, unknown>): string {
+  const system = (jobspec.attributes as { system?: Record<string, unknown> } | undefined)?.system;
+  if (!system || !("environment" in system)) return stringifyJson(jobspec);
+  const { environment: _dropped, ...rest } = system;
+  return stringifyJson({ ...jobspec, attributes: { ...(jobspec.attributes as object), system: rest } });
 }

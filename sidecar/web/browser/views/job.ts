@@ -1,8 +1,10 @@
-// One job: its details, a state timeline from the eventlog, live output, download and cancel.
+// One job: its details, a state timeline from the eventlog, live output, download and cancel, and
+// the files of its working directory in the workspace (results), each a download link.
 import { ApiError, getJson } from "../api";
 import { ViewContext, errorPanel, isAbort, pageHeading, sleep } from "../app";
 import { resultBadge, stateBadge } from "../badges";
 import { h, replaceChildren } from "../dom";
+import { FileListing, fileTable, filesPageUrl } from "../files";
 import { f58, formatDuration, formatTimestamp, text } from "../format";
 import { JobInfo } from "../jobs";
 import { follow } from "../stream";
@@ -42,8 +44,32 @@ export async function jobView(ctx: ViewContext): Promise<void> {
   const outputNote = h("p", { class: "muted small", "aria-live": "polite" }, "Connecting…");
   const showStdout = h("input", { type: "checkbox", id: "show-stdout", checked: true });
   const showStderr = h("input", { type: "checkbox", id: "show-stderr", checked: true });
+  const filesBox = h("div", { class: "job-files" }, h("p", { class: "muted" }, "Loading…"));
+  const filesNote = h("p", { class: "muted small", "aria-live": "polite" });
+  const refreshFilesButton = h("button", { type: "button", class: "button button-quiet" }, "Refresh");
   let shownBytes = 0;
   let truncated = false;
+
+  /** The job's working directory; refreshed when the job ends (its results are there by then). */
+  async function loadFiles(): Promise<void> {
+    try {
+      const listing = await getJson<FileListing>(`${apiPath}/files`, { signal: ctx.signal });
+      replaceChildren(filesBox, fileTable(listing, { browse: true, caption: `Files of job ${shortId}` }));
+      replaceChildren(
+        filesNote,
+        "In the workspace at ",
+        h("a", { href: filesPageUrl(listing.path) }, listing.path),
+        listing.truncated ? `; only the first ${listing.entries.length} entries are shown.` : ".",
+      );
+    } catch (err) {
+      if (isAbort(err) || ctx.signal.aborted) return;
+      // 404: the job runs outside the workspace; 501: the server has no workspace.
+      const known = err instanceof ApiError && (err.status === 404 || err.status === 501);
+      replaceChildren(filesBox, h("p", { class: known ? "muted" : "error-message" }, err instanceof Error ? err.message : String(err)));
+      filesNote.textContent = "";
+    }
+  }
+  refreshFilesButton.addEventListener("click", () => void loadFiles());
 
   function renderDetails(info: JobInfo): void {
     job = info;
@@ -141,6 +167,7 @@ export async function jobView(ctx: ViewContext): Promise<void> {
       onEnd: () => {
         timelineNote.textContent = "The job is complete.";
         void refreshDetails();
+        void loadFiles();
       },
       onError: (err) => {
         timelineNote.textContent = `Events unavailable: ${err instanceof Error ? err.message : String(err)}`;
@@ -214,8 +241,16 @@ export async function jobView(ctx: ViewContext): Promise<void> {
       output,
       outputNote,
     ),
+    h(
+      "section",
+      { class: "card files-card", "aria-labelledby": "files-title" },
+      h("div", { class: "output-head" }, h("h2", { id: "files-title" }, "Files"), refreshFilesButton),
+      filesBox,
+      filesNote,
+    ),
     dialog,
   );
+  void loadFiles();
   followEvents();
   followOutput();
   // Keep the runtime current while the job runs; state changes refresh on their own events.

@@ -1,9 +1,10 @@
-// Submit: every option of POST /v1/jobs/submit, checked in the page with the server's messages.
+// Submit: every option of POST /v1/jobs/submit, checked in the page with the server's messages,
+// and a batch script and input files sent with the job (multipart) when chosen.
 import { ApiError, NotAuthenticatedError, getJson } from "../api";
 import { ViewContext, isAbort, pageHeading } from "../app";
 import { loadCluster } from "../cluster";
 import { h, replaceChildren } from "../dom";
-import { FieldError, FieldName, ServerLimits, SubmitFormValues, checkSubmit } from "../submit-form";
+import { FieldError, FieldName, ServerLimits, SubmitFormValues, checkSubmit, submitFormData } from "../submit-form";
 
 /** A problem to show; those naming a field also mark that field invalid. */
 type Problem = FieldError | { message: string };
@@ -11,7 +12,7 @@ type Problem = FieldError | { message: string };
 interface FieldSpec { name: Exclude<FieldName, "exclusive">; label: string; hint?: string; kind: "text" | "number" | "textarea"; min?: number; placeholder?: string }
 
 const fieldSpecs: FieldSpec[] = [
-  { name: "command", label: "Command", kind: "text", hint: "Split like a shell would, e.g. hostname or bash -c 'echo $HOSTNAME'.", placeholder: "hostname" },
+  { name: "command", label: "Command", kind: "text", hint: "Split like a shell would, e.g. hostname or bash -c 'echo $HOSTNAME'. Input files are at {{tmpdir}}/NAME. Empty with a batch script.", placeholder: "hostname" },
   { name: "name", label: "Job name", kind: "text", hint: "Optional; defaults to the command." },
   { name: "num_tasks", label: "Tasks", kind: "number", min: 1, hint: "Total tasks (default 1)." },
   { name: "cores_per_task", label: "Cores per task", kind: "number", min: 1 },
@@ -58,6 +59,30 @@ export async function submitView(ctx: ViewContext): Promise<void> {
       spec.hint ? h("p", { class: "hint", id: hintId }, spec.hint) : null,
     );
   });
+  const scriptInput = h("input", { id: "f-script", name: "script", type: "file", "aria-describedby": "f-script-hint" });
+  const filesInput = h("input", { id: "f-files", name: "files", type: "file", multiple: true, "aria-describedby": "f-files-hint" });
+  const chosenScript = () => scriptInput.files?.[0] ?? null;
+  // With a script the command stays empty: say so on the field itself.
+  scriptInput.addEventListener("change", () => inputs.get("command")!.toggleAttribute("required", !chosenScript()));
+  const fileFields = h(
+    "fieldset",
+    { class: "files-fields" },
+    h("legend", null, "Script and input files"),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "f-script" }, "Batch script"),
+      scriptInput,
+      h("p", { class: "hint", id: "f-script-hint" }, "Optional. A script starting with #!, run like flux batch: one Flux instance over the job's nodes, so it may call flux run. The job is named after it."),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "f-files" }, "Input files"),
+      filesInput,
+      h("p", { class: "hint", id: "f-files-hint" }, "Optional. Every node of the job finds them as {{tmpdir}}/NAME before the tasks start."),
+    ),
+  );
   const exclusive = h("input", { id: "f-exclusive", name: "exclusive", type: "checkbox" });
   inputs.set("exclusive", exclusive);
   if (limits.hasGpus === false) {
@@ -74,7 +99,7 @@ export async function submitView(ctx: ViewContext): Promise<void> {
     return {
       command: v("command"), name: v("name"), num_tasks: v("num_tasks"), cores_per_task: v("cores_per_task"),
       gpus_per_task: v("gpus_per_task"), num_nodes: v("num_nodes"), runtime: v("runtime"), workdir: v("workdir"),
-      option_flags: v("option_flags"), envars: v("envars"), exclusive: exclusive.checked,
+      option_flags: v("option_flags"), envars: v("envars"), exclusive: exclusive.checked, script: chosenScript() !== null,
     };
   }
 
@@ -96,6 +121,7 @@ export async function submitView(ctx: ViewContext): Promise<void> {
     { class: "card form submit-form", novalidate: true },
     errorBox,
     h("div", { class: "grid" }, ...fields),
+    fileFields,
     h("div", { class: "field" }, h("label", { class: "check", for: "f-exclusive" }, exclusive, " Exclusive: give the job whole nodes")),
     h("div", { class: "actions" }, submitButton, h("a", { href: "ui/jobs", class: "button button-quiet" }, "Cancel")),
   );
@@ -108,7 +134,11 @@ export async function submitView(ctx: ViewContext): Promise<void> {
     submitButton.disabled = true;
     submitButton.textContent = "Submitting…";
     try {
-      const answer = await getJson<{ id?: unknown; Message?: string }>("v1/jobs/submit", { method: "POST", json: body, signal: ctx.signal });
+      const script = chosenScript();
+      const files = Array.from(filesInput.files ?? []);
+      if (script && body.name === undefined) body.name = script.name;
+      const payload = script || files.length ? { body: submitFormData(body, script, files) } : { json: body };
+      const answer = await getJson<{ id?: unknown; Message?: string }>("v1/jobs/submit", { method: "POST", ...payload, signal: ctx.signal });
       if (answer?.id === undefined) throw new ApiError(200, answer?.Message ?? "The server did not return a job id.", answer);
       ctx.navigate(`ui/jobs/${encodeURIComponent(String(answer.id))}`);
     } catch (err) {
