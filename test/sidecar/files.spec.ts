@@ -335,6 +335,10 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       assert.equal(res.headers.get("content-disposition"), "attachment; filename*=UTF-8''%C3%A9vil%22%20%3Cx%3E.html");
       assert.equal(res.headers.get("content-length"), "25");
       assert.equal(await res.text(), "<script>alert(1)</script>");
+      const head = await api(content(`web/${name}`), { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("content-length"), "25");
+      assert.equal(head.headers.get("content-type"), "application/octet-stream");
     });
 
     it("an upload at the size limit is taken; one byte over is a 413 that leaves nothing behind", async () => {
