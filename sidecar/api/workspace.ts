@@ -136,7 +136,12 @@ export class Workspace {
   private async realRoot(): Promise<{ fd: number; real: string }> {
     let fd: number;
     try {
-      fd = await openFd(this.root, O_PATH | O_DIRECTORY);
+      fd = await openFd(this.root, O_PATH | O_DIRECTORY).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+        // made by the MiniCluster's container command; made here too when it is missing
+        await fs.promises.mkdir(this.root, { recursive: true, mode: 0o755 });
+        return openFd(this.root, O_PATH | O_DIRECTORY);
+      });
     } catch (err) {
       throw new ApiError(503, { detail: `the workspace cannot be opened (${(err as NodeJS.ErrnoException).code ?? "error"})` });
     }
@@ -220,7 +225,7 @@ export class Workspace {
     }
     const owner = await this.opts.owner();
     // lchown: the name was just made a directory; should it have been swapped, no link is followed
-    if (owner) await fs.promises.lchown(fdPath(dirFd, name), owner.uid, owner.gid);
+    if (owner) await fs.promises.lchown(fdPath(dirFd, name), owner.uid, owner.gid).catch(ignoreFixedOwnership);
   }
 
   /** Makes (or reuses) the directory `segments` and returns the path a job sees for it. */
@@ -329,7 +334,7 @@ export class Workspace {
       }
       await handle.chmod(mode);
       const owner = await this.opts.owner();
-      if (owner) await handle.chown(owner.uid, owner.gid);
+      if (owner) await handle.chown(owner.uid, owner.gid).catch(ignoreFixedOwnership);
       await handle.close();
       handle = undefined;
       try {
@@ -391,6 +396,14 @@ export function fsError(err: unknown, shown: string): unknown {
     default:
       return err;
   }
+}
+
+/**
+ * Some file systems fix the owner of everything (an EFS access point gives its own uid/gid
+ * whatever chown asks, and refuses the chown): the file is then theirs, which is what is wanted.
+ */
+function ignoreFixedOwnership(err: NodeJS.ErrnoException): void {
+  if (err.code !== "EPERM" && err.code !== "EINVAL" && err.code !== "EOPNOTSUPP") throw err;
 }
 
 /** Is the real path of descriptor `fd` the workspace's real path or inside it? */

@@ -111,6 +111,27 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       assert.equal((await outputText(api, id)).trim(), `${id} 0x${BigInt(id).toString(16)} tpl`);
     });
 
+    it("a tag the shell cannot render stays as written; 0.55 logs it, later releases only a bad id encoding", async () => {
+      const id = await submitJson(api, { command: ["echo", "a{{nosuch}}b", "{{jobid.bogus}}"], num_tasks: 2, num_nodes: 2 });
+      await waitInactive(api, id, JOB_TIMEOUT_MS);
+      assert.deepEqual((await outputText(api, id)).trim().split("\n"), ["a{{nosuch}}b {{jobid.bogus}}", "a{{nosuch}}b {{jobid.bogus}}"]);
+      const client = new FluxClient({ uri: broker.uri });
+      try {
+        const logs: string[] = [];
+        for await (const e of client.eventlog(BigInt(id), { path: "guest.output" })) {
+          if (e.name === "log") logs.push(`${String(e.context!.rank)} ${String(e.context!.message)} ${String(e.context!.file)}`);
+        }
+        const old = broker.version.startsWith("0.55.");
+        const expected = [0, 1].flatMap((rank) => [
+          ...(old ? [`${rank} Unknown mustache tag 'nosuch' shell.c`] : []),
+          `${rank} Invalid jobid encoding 'id.bogus' specified shell.c`,
+        ]);
+        assert.deepEqual(logs.sort(), expected.sort());
+      } finally {
+        await client.close();
+      }
+    });
+
     it("a job without a workdir runs in a new directory of the workspace; a relative workdir stays inside it", async () => {
       const id = await submitJson(api, { command: ["sh", "-c", "pwd; echo made > made.txt"] });
       await waitInactive(api, id, JOB_TIMEOUT_MS);
@@ -314,6 +335,10 @@ describe("files: data in and out of jobs, and the workspace routes", function ()
       assert.equal(res.headers.get("content-disposition"), "attachment; filename*=UTF-8''%C3%A9vil%22%20%3Cx%3E.html");
       assert.equal(res.headers.get("content-length"), "25");
       assert.equal(await res.text(), "<script>alert(1)</script>");
+      const head = await api(content(`web/${name}`), { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("content-length"), "25");
+      assert.equal(head.headers.get("content-type"), "application/octet-stream");
     });
 
     it("an upload at the size limit is taken; one byte over is a 413 that leaves nothing behind", async () => {

@@ -96,6 +96,13 @@ describe("sidecar: workspace", () => {
     assert.deepEqual(await brokerOwner(socket), { uid: NOBODY, gid: NOBODY });
   });
 
+  it("a workspace directory that does not exist yet is made on first use", async () => {
+    const missing = path.join(root, "not", "yet");
+    const ws = new Workspace(missing, { maxListEntries: 10, maxUploadBytes: 10, owner: async () => undefined });
+    assert.equal(await ws.ensureDirectory(["jobs", "a"], "jobs/a"), `${missing}/jobs/a`);
+    assert.ok(fs.statSync(path.join(missing, "jobs/a")).isDirectory());
+  });
+
   it("a directory swapped for a symlink to the outside is refused (the walk never follows a link out)", async () => {
     const ws = workspace();
     fs.mkdirSync(path.join(root, "d"));

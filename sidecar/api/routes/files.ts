@@ -78,7 +78,8 @@ export function registerFiles(app: ApiApp, { config, service, workspace }: ApiDe
         // Exactly the size announced: a file that grows meanwhile is cut there, one that shrinks ends the response short.
         async *produce() {
           try {
-            let left = size;
+            // HEAD: the headers (with the size) only
+            let left = req.method === "HEAD" ? 0 : size;
             while (left > 0) {
               const chunk = Buffer.allocUnsafe(Math.min(DOWNLOAD_CHUNK_BYTES, left));
               const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);

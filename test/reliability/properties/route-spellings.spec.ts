@@ -6,13 +6,16 @@
  * absolute-form origins). Sent over a raw socket, so the bytes are exactly the generated ones.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
 import { startBroker } from "../../support/broker";
 import { rawRequest, type RawResponse } from "../support/raw-http";
 import { startHarness, submit, type Broker, type Harness } from "../support/harness";
 
 /** Signs that a handler ran: data of the listing, nodes, jobs, metrics, or a submit. */
-const LEAKS = /"jobs":|"nodes":|flux_sidecar_|"Message":"Job|"Output"|"id":|"up":/;
+const LEAKS = /"jobs":|"nodes":|flux_sidecar_|"Message":"Job|"Output"|"id":|"up":|"entries":|"size":|workspace-secret/;
 
 /** Every protected route as [method, path] (ids filled in), with the query a call needs. */
 function protectedRoutes(id: string): Array<{ method: string; path: string; query?: string }> {
@@ -31,6 +34,11 @@ function protectedRoutes(id: string): Array<{ method: string; path: string; quer
     { method: "POST", path: "/v1/jobs/submit", query: "?command=true" },
     { method: "POST", path: `/v1/jobs/${id}/cancel` },
     { method: "POST", path: "/v1/service/stop" },
+    { method: "GET", path: "/v1/files", query: "?path=" },
+    { method: "GET", path: "/v1/files/content", query: "?path=secret.txt" },
+    { method: "PUT", path: "/v1/files/content", query: "?path=planted.txt" },
+    { method: "DELETE", path: "/v1/files/content", query: "?path=secret.txt" },
+    { method: "GET", path: `/v1/jobs/${id}/files` },
   ];
 }
 
@@ -62,10 +70,14 @@ describe("reliability: protected routes under any spelling (property)", function
   let h: Harness;
   let jobId: string;
   let authorization: string;
+  let workspace: string;
 
   before(async () => {
     broker = await startBroker();
-    h = await startHarness({ broker, env: { FLUX_AUTH_MAX_FAILURES: "100000" } });
+    // A workspace with a file, so the file routes have something to leak, plant or delete.
+    workspace = fs.mkdtempSync(path.join(os.tmpdir(), "spellings-ws-"));
+    fs.writeFileSync(path.join(workspace, "secret.txt"), "workspace-secret");
+    h = await startHarness({ broker, env: { FLUX_AUTH_MAX_FAILURES: "100000", FLUX_WORKSPACE: workspace } });
     jobId = await submit(h, "echo spelled");
     authorization = await h.authorization();
   });
@@ -73,6 +85,7 @@ describe("reliability: protected routes under any spelling (property)", function
   after(async () => {
     await h?.stop();
     await broker?.stop();
+    fs.rmSync(workspace, { recursive: true, force: true });
   });
 
   const send = (method: string, target: string, headers: Record<string, string> = {}): Promise<RawResponse> =>
@@ -89,16 +102,18 @@ describe("reliability: protected routes under any spelling (property)", function
         { numRuns: 60 },
       );
     }
+    assert.deepEqual(fs.readdirSync(workspace).sort(), ["jobs", "secret.txt"], "nothing planted, nothing deleted");
   });
 
   it("reaches the route with credentials when the spelling decodes to its path (the generator is not vacuous)", async () => {
     for (const route of protectedRoutes(jobId).filter((r) => r.method === "GET")) {
       await fc.assert(
         fc.asyncProperty(equivalentSpelling(route.path), async (spelled) => {
-          const anonymous = await send("GET", spelled);
+          const target = spelled + (route.query ?? "");
+          const anonymous = await send("GET", target);
           assert.equal(anonymous.status, 401, `GET ${spelled} without credentials`);
           // Stream routes end once the finished job's output or eventlog has been sent.
-          const res = await send("GET", spelled, { authorization });
+          const res = await send("GET", target, { authorization });
           assert.equal(res.status, 200, `GET ${spelled} with credentials: ${res.body.slice(0, 120)}`);
         }),
         { numRuns: 15 },

@@ -11,7 +11,7 @@ import { compressHostlist } from "../../../sidecar/flux/hostlist";
 import { Eventlog } from "./eventlog";
 import { TaskExecutor, type OutputStream, type TaskSpec } from "./executor";
 import { FluidGenerator } from "./fluid";
-import { initialProgram, initialProgramEnvironment, jobTmpdir, prepareTmpdir, renderTemplates, ShellInitError } from "./shell";
+import { initialProgram, initialProgramEnvironment, jobTmpdir, prepareTmpdir, renderTemplates, ShellInitError, type ShellLog } from "./shell";
 import { ResourcePool, Unsatisfiable, resourceRequest, type NodeAllocation, type NodeSpec, type ResourceRequest } from "./resources";
 
 export const JobState = { NEW: 1, DEPEND: 2, PRIORITY: 4, SCHED: 8, RUN: 16, CLEANUP: 32, INACTIVE: 64 } as const;
@@ -281,19 +281,21 @@ export class Instance {
       cwdOf.set(a.rank, this.shellCwd(cwd, shellRank, this.pool.hostname(a.rank), job));
     });
     const program = initialProgram(job.command);
+    // each shell renders the command and logs what it could not render once, at its own rank
     const logged = new Set<string>();
-    const report = (message: string) => {
-      if (logged.has(message)) return;
-      logged.add(message);
-      job.output?.append("log", { rank: 0, level: 3, message });
+    const reporter = (shellRank: number) => ({ message, line }: ShellLog) => {
+      if (logged.has(`${shellRank}\0${message}`)) return;
+      logged.add(`${shellRank}\0${message}`);
+      job.output?.append("log", { rank: shellRank, level: 3, message, file: "shell.c", line });
     };
+    const shellRankOf = new Map(allocation.map((a, shellRank) => [a.rank, shellRank]));
     const tasksOnNode = new Map<number, number>();
     return Array.from({ length: count }, (_, rank) => {
       const nodeRank = slotRanks[Math.floor(rank / perSlot)] ?? slotRanks[slotRanks.length - 1];
       const localId = tasksOnNode.get(nodeRank) ?? 0;
       tasksOnNode.set(nodeRank, localId + 1);
       const tmpdir = tmpdirOf.get(nodeRank)!;
-      const argv = (program ?? job.command).map((arg) => renderTemplates(arg, { tmpdir, id: job.id, name }, report));
+      const argv = (program ?? job.command).map((arg) => renderTemplates(arg, { tmpdir, id: job.id, name, versionCode: this.opts.versionCode }, reporter(shellRankOf.get(nodeRank)!)));
       const env = {
         ...base,
         FLUX_TASK_RANK: String(rank),

@@ -8,7 +8,8 @@
  *   JSON value without encoding as compact JSON, the mode's permission bits under the umask
  *   (libarchive's default), parent directories made; a mode without S_IFREG fails the shell;
  * - `{{tmpdir}}`, `{{id}}`/`{{jobid}}` (with .dec .hex .dothex .f58 .f58plain) and `{{name}}` in
- *   the command are rendered per shell; an unknown tag stays as written and is logged.
+ *   the command are rendered per shell; a tag it cannot render stays as written (and is logged
+ *   as each release logs it).
  * The ids use f58's ASCII "f" (a shell in a non-UTF-8 locale, like a container's C locale).
  */
 import * as fs from "node:fs";
@@ -54,21 +55,36 @@ export function prepareTmpdir(dir: string, files: unknown): void {
 
 const ID_FORMS: Record<string, JobIdForm> = { dec: "dec", hex: "hex", dothex: "dothex", f58: "f58plain", f58plain: "f58plain" };
 
-/** Renders the shell's mustache tags in one argument; unknown tags are left as written and reported. */
-export function renderTemplates(arg: string, vars: { tmpdir: string; id: bigint; name: string }, unknown: (message: string) => void): string {
+/** shell.c's log lines for a tag it cannot render (file/line as each release logs them). */
+function tagLines(versionCode: number) {
+  const at = <T>(v55: T, v70: T, v88: T) => (versionCode >= 88 ? v88 : versionCode >= 70 ? v70 : v55);
+  return { badEncoding: at(1045, 1212, 1291), unknownId: at(1035, undefined, undefined), unknownTag: at(1094, undefined, undefined) };
+}
+
+export interface ShellLog {
+  message: string;
+  line: number;
+}
+
+/**
+ * Renders the shell's mustache tags in one argument, as shell.c's mustache_cb: a tag it cannot
+ * render stays as written; 0.55 logs every such tag, 0.70 and later only a bad id encoding.
+ */
+export function renderTemplates(arg: string, vars: { tmpdir: string; id: bigint; name: string; versionCode: number }, log: (entry: ShellLog) => void): string {
+  const lines = tagLines(vars.versionCode);
+  const report = (message: string, line: number | undefined) => line !== undefined && log({ message, line });
   return arg.replace(/\{\{([^{}]*)\}\}/g, (whole, tag: string) => {
-    let name = tag.startsWith("jobid") ? tag.slice(3) : tag; // "jobid" is a synonym for "id"
+    const name = tag.startsWith("jobid") ? tag.slice(3) : tag; // "jobid" is a synonym for "id"
     if (name.startsWith("id")) {
-      name = name.slice(2);
-      const form = name === "" ? "f58plain" : name.startsWith(".") ? ID_FORMS[name.slice(1)] : undefined;
+      if (name.length === 2) return formatJobId(vars.id, "f58plain");
+      if (name[2] !== ".") return report(`Unknown mustache tag '${name}'`, lines.unknownId), whole;
+      const form = ID_FORMS[name.slice(3)];
       if (form) return formatJobId(vars.id, form);
-      unknown(name.startsWith(".") ? `Invalid jobid encoding '${tag}' specified` : `Unknown mustache tag '${tag}'`);
-      return whole;
+      return report(`Invalid jobid encoding '${name}' specified`, lines.badEncoding), whole;
     }
     if (name === "name") return vars.name;
     if (name === "tmpdir") return vars.tmpdir;
-    unknown(`Unknown mustache tag '${tag}'`);
-    return whole;
+    return report(`Unknown mustache tag '${name}'`, lines.unknownTag), whole;
   });
 }
 
