@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import { buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeTagFor } from "./gke-cluster.build";
+import { MUTABLE_DATA } from "./k8s-provider.build";
 
 export interface GkeClusterArgs {
   /** The project the default gcp provider deploys to (gcp:project); part of the cluster's identity. */
@@ -72,6 +73,7 @@ export class GkeCluster extends pulumi.ComponentResource {
     this.provider = new k8s.Provider(`${name}-k8s`, {
       kubeconfig: this.kubeconfig,
       clusterIdentifier: gkeClusterIdentifier(args.project, args.zone, args.clusterName),
+      ...MUTABLE_DATA,
     }, { parent: this, dependsOn: [this.nodePool] });
 
     // Instance group -> first instance -> its external NAT IP, all read through the Compute API.

@@ -7,7 +7,7 @@ import { BundleMissingError } from "../../infra/sources";
 import { NotReadyError } from "../../infra/readiness";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../../components/flux-operator.build";
 import { LB_CONTROLLER, serviceAccountSubject } from "../../components/lb-controller.build";
-import { MiniClusterManifest, SIDECAR_CONTAINER, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
+import { MiniClusterManifest, SIDECAR_CONFIGMAP, SIDECAR_CONTAINER, operatorRuleViolations } from "../../components/minicluster.build";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { BUNDLE_PATH, Evaluation, evaluate, lastDeclared, ofType, one, tempFile } from "./harness";
 import { FAKE_BUNDLE, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
@@ -100,7 +100,7 @@ function assertFluxRestful(ev: Evaluation, namespace = "flux-restful"): MiniClus
 
   const cm = one(ev.resources, T.configMap);
   assert.equal(cm.inputs.data["sidecar.js"], FAKE_BUNDLE);
-  assert.equal(cm.inputs.metadata.name, sidecarConfigMapName(FAKE_BUNDLE));
+  assert.equal(cm.inputs.metadata.name, SIDECAR_CONFIGMAP);
   assert.ok(mc.spec.containers[1].volumes![cm.inputs.metadata.name]);
 
   const operatorObjects = one(ev.resources, T.operator).inputs.objs as { kind: string; spec?: any }[];
