@@ -32,6 +32,7 @@ const T = {
   selfSigned: "tls:index/selfSignedCert:SelfSignedCert",
   certRequest: "tls:index/certRequest:CertRequest",
   signed: "tls:index/locallySignedCert:LocallySignedCert",
+  claim: "kubernetes:core/v1:PersistentVolumeClaim",
 };
 
 /** What the offline tls provider answers for the stack's CA, server certificate and server key. */
@@ -400,6 +401,26 @@ describe("infra stacks (mocked)", function () {
       assert.deepEqual(asked, []);
       await valueOf((await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" }, {}, { waitUntilReady })).outputs.url);
       assert.deepEqual(asked, ["http://172.18.0.2:30093"]);
+    });
+  });
+
+  describe("the workspace", () => {
+    it("with your claim: every pod mounts it at /workspace through the broker's container, no claim created", async () => {
+      const ev = await evaluate("gke", { "flux-restful:workspaceClaim": "my-filestore" });
+      const mc = assertFluxRestful(ev);
+      assert.deepEqual(mc.spec.containers[0].volumes, { workspace: { claimName: "my-filestore", path: "/workspace" } });
+      assert.equal(sidecarOf(ev).environment!.FLUX_WORKSPACE, "/workspace");
+      assert.deepEqual(ofType(ev.resources, T.claim), []);
+    });
+
+    it("from a storage class: a ReadWriteMany claim in the namespace, created before the MiniCluster that mounts it", async () => {
+      const ev = await evaluate("eks", { "flux-restful:workspaceStorageClass": "efs-sc", "flux-restful:workspaceSize": "100Gi" });
+      const mc = assertFluxRestful(ev);
+      const claim = one(ev.resources, T.claim);
+      assert.equal(claim.inputs.metadata.namespace, "flux-restful");
+      assert.deepEqual(claim.inputs.spec, { accessModes: ["ReadWriteMany"], storageClassName: "efs-sc", resources: { requests: { storage: "100Gi" } } });
+      assert.equal(mc.spec.containers[0].volumes!.workspace.claimName, claim.inputs.metadata.name);
+      assert.ok(ev.options.find((o) => o.type === T.miniCluster)!.dependsOn.includes(claim.name));
     });
   });
 
