@@ -16,6 +16,8 @@ export interface GkeClusterArgs {
   /** The NodePort to open on the nodes, and who may reach it. */
   nodePort: number;
   allowedCidrs: string[];
+  /** Turn on the Filestore CSI driver: its storage classes (standard-rwx, ...) back ReadWriteMany claims. */
+  filestoreCsiDriver?: boolean;
 }
 
 /**
@@ -46,6 +48,8 @@ export class GkeCluster extends pulumi.ComponentResource {
       deletionProtection: false,
       releaseChannel: { channel: args.releaseChannel },
       datapathProvider: "ADVANCED_DATAPATH",
+      // An add-on change is an in-place update of the cluster.
+      ...(args.filestoreCsiDriver ? { addonsConfig: { gcpFilestoreCsiDriverConfig: { enabled: true } } } : {}),
     }, { parent: this });
 
     this.nodePool = new gcp.container.NodePool(`${name}-nodes`, {

@@ -98,7 +98,9 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
     if (args.workspace?.kind === "storageClass") {
       const claim = buildWorkspaceClaim(this.namespaceName, workspaceClaimName(args.workspace.storageClass), args.workspace.storageClass, args.workspace.size);
       // The MiniCluster depends on it: created before, deleted after the pods that use it.
-      children.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-workspace`, claim, k8sOpts));
+      // Its creation waits until the claim is bound (or pending, for classes that bind on first use);
+      // a new Filestore instance takes minutes.
+      children.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-workspace`, claim, { ...k8sOpts, customTimeouts: { create: "20m" } }));
     }
     if (args.tls) {
       children.push(new k8s.core.v1.Secret(`${name}-tls`,

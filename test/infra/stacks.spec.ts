@@ -411,6 +411,13 @@ describe("infra stacks (mocked)", function () {
       assert.deepEqual(mc.spec.containers[0].volumes, { workspace: { claimName: "my-filestore", path: "/workspace" } });
       assert.equal(sidecarOf(ev).environment!.FLUX_WORKSPACE, "/workspace");
       assert.deepEqual(ofType(ev.resources, T.claim), []);
+      assert.equal(one(ev.resources, T.cluster).inputs.addonsConfig, undefined, "the cluster is left as it is");
+    });
+
+    it("from a GKE storage class: the cluster gets the Filestore CSI driver that provides it", async () => {
+      const ev = await evaluate("gke", { "flux-restful:workspaceStorageClass": "standard-rwx" });
+      assert.deepEqual(one(ev.resources, T.cluster).inputs.addonsConfig, { gcpFilestoreCsiDriverConfig: { enabled: true } });
+      assert.equal(one(ev.resources, T.claim).inputs.spec.storageClassName, "standard-rwx");
     });
 
     it("from a storage class: a ReadWriteMany claim in the namespace, created before the MiniCluster that mounts it", async () => {
