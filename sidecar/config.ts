@@ -42,6 +42,8 @@ export interface SidecarConfig {
   /** Shell options applied to every submit (user option_flags override them). */
   optionFlags: Record<string, string>;
   tls?: { cert: Buffer; key: Buffer };
+  /** Where tls was read from: read again when they change (a renewed certificate in a mounted Secret). */
+  tlsFiles?: { cert: string; key: string };
   /** PATH given to jobs: they never inherit the server's environment. */
   jobPath: string;
   maxBodyBytes: number;
@@ -195,6 +197,10 @@ function readFile(name: string, path: string): Buffer {
   }
 }
 
+export function readTls(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  return { cert: readFile("FLUX_TLS_CERT_FILE", files.cert), key: readFile("FLUX_TLS_KEY_FILE", files.key) };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
@@ -247,8 +253,9 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     hasGpus: parseBool("FLUX_HAS_GPUS", env.FLUX_HAS_GPUS, false),
     optionFlags: parseOptionFlags(env.FLUX_OPTION_FLAGS),
     tls: certFile && keyFile
-      ? { cert: readFile("FLUX_TLS_CERT_FILE", certFile), key: readFile("FLUX_TLS_KEY_FILE", keyFile) }
+      ? readTls({ cert: certFile, key: keyFile })
       : undefined,
+    tlsFiles: certFile && keyFile ? { cert: certFile, key: keyFile } : undefined,
     jobPath: nonEmpty(env.FLUX_JOB_PATH) ?? DEFAULT_JOB_PATH,
     maxBodyBytes: parseInteger("FLUX_MAX_BODY_BYTES", env.FLUX_MAX_BODY_BYTES, 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxStreams: parseInteger("FLUX_MAX_STREAMS", env.FLUX_MAX_STREAMS, DEFAULT_MAX_STREAMS, 1, 4096),
