@@ -107,7 +107,7 @@ const T = {
  * unless enableConfigMapMutable, likewise; a claim's access modes, selector, class and volume. Custom
  * resources (the MiniCluster) have none but the name and namespace.
  */
-export function forceNewPaths(type: string, inputs: Record<string, any>, provider: Record<string, any>): string[] {
+function forceNewPaths(type: string, inputs: Record<string, any>, provider: Record<string, any>): string[] {
   const paths = ["metadata.name", "metadata.namespace"];
   const mutable = (flag: string) => String(provider[flag]) === "true" && inputs.immutable !== true;
   if (type === T.secret && !mutable("enableSecretMutable")) paths.push("type", "stringData", "data");
