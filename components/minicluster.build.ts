@@ -10,7 +10,7 @@
  * MiniCluster's spec, so its name (a hash of the spec) stays; any other change replaces it.
  */
 import { createHash } from "node:crypto";
-import type { OperatorRelease } from "./flux-operator.build";
+import { FLUX_OPERATOR, type OperatorRelease } from "./flux-operator.build";
 import { CREDENTIAL_FILES, RELOAD_EXIT_CODE } from "../sidecar/mounts";
 
 export const MINICLUSTER_API_VERSION = "flux-framework.org/v1alpha2";
@@ -229,6 +229,8 @@ export interface ContainerVolume {
   configMapName?: string;
   secretName?: string;
   claimName?: string;
+  /** Operator 0.2.1 mounts these at /dev/shm whatever `path` says (see Workspace). */
+  emptyDir?: boolean;
   path?: string;
   readOnly?: boolean;
   items?: Record<string, string>;
@@ -359,7 +361,7 @@ export function operatorMounts(mc: MiniClusterManifest, viewBase: string): { nam
   ];
   return mc.spec.containers.map((c) => {
     for (const [name, volume] of Object.entries(c.volumes ?? {})) {
-      const emptyDir = (volume as { emptyDir?: boolean }).emptyDir === true;
+      const emptyDir = volume.emptyDir === true;
       mounts.push({ name, mountPath: emptyDir ? "/dev/shm" : volume.path ?? "", readOnly: emptyDir ? false : volume.readOnly === true });
     }
     return [...mounts];
@@ -409,7 +411,7 @@ export function operatorRuleViolations(mc: MiniClusterManifest): string[] {
   });
   // 0.2.1 appends each container's volumes to the mounts of the containers after it: a volume named
   // in two containers is mounted twice in the later one, and Kubernetes rejects the pod.
-  operatorMounts(mc, "/mnt/flux").forEach((mounts, i) => {
+  operatorMounts(mc, FLUX_OPERATOR.viewBase).forEach((mounts, i) => {
     const paths = mounts.map((m) => m.mountPath);
     const twice = paths.filter((p, j) => paths.indexOf(p) !== j);
     if (twice.length) problems.push(`containers[${i}] would mount ${[...new Set(twice)].join(", ")} twice (operator 0.2.1 passes each container's volumes on to the ones after it)`);
