@@ -3,13 +3,14 @@
  * directories are laid out as the kubelet lays them out (test/support/projected-volume.ts).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, CREDENTIAL_FILES, loadConfig, readCredentials } from "../../sidecar/config";
-import { VolumeWatcher, bundleVersion, volumeVersion, watchBundle } from "../../sidecar/reload";
+import { RELOAD_EXIT_CODE, VolumeWatcher, bundleVersion, volumeVersion, watchBundle } from "../../sidecar/reload";
+import { buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
 import { createLogger, secretScrubber } from "../../sidecar/log";
 import { startSidecar } from "../../sidecar/server";
 import { startBroker, type BrokerHandle } from "../support/broker";
@@ -115,6 +116,29 @@ describe("sidecar: mounted credentials and bundle", () => {
     let broker: BrokerHandle;
     before(async () => { broker = await startBroker(); });
     after(async () => { await broker?.stop(); });
+
+    it("the bundle's process: a new bundle mounted beside it ends it with status 75 after a clean shutdown", async () => {
+      if (!fs.existsSync(SIDECAR_BUNDLE)) await buildSidecar();
+      const bundleDir = path.join(dir, "bundle");
+      writeProjectedVolume(bundleDir, { "sidecar.js": fs.readFileSync(SIDECAR_BUNDLE, "utf8") });
+      const child = spawn(process.execPath, [path.join(bundleDir, "sidecar.js")], {
+        env: { PATH: process.env.PATH, FLUX_URI: broker.uri, HOST: "127.0.0.1", PORT: "0", FLUX_BUNDLE_FILE: path.join(bundleDir, "sidecar.js"), FLUX_RELOAD_POLL_SECONDS: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      try {
+        await until("listening", () => output.includes("Flux RESTful sidecar listening"));
+        updateProjectedVolume(bundleDir, { "sidecar.js": "// the next build\n" });
+        assert.equal(await exited, RELOAD_EXIT_CODE, output);
+        assert.match(output, /a new bundle is mounted/);
+        assert.match(output, /"msg":"stopped"/, "shut down cleanly first");
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
 
     it("takes rotated credentials at once: the old token and earlier access tokens refused, the new token accepted, logged without them", async () => {
       const first = { user: "alice", token: randomBytes(12).toString("hex"), secretKey: randomBytes(16).toString("hex") };
