@@ -3,11 +3,12 @@
  * flux-restful-api's (so a MiniCluster spec written for it keeps working) plus HOST/PORT/TLS.
  * Every problem is reported as one ConfigError naming the variable; main.ts prints it and exits 1.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { splitCommand, unsafeKeyPart } from "./flux";
 import { socketPathFromUri } from "./flux/uri";
 import { CREDENTIAL_FILES } from "./mounts";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
 
 export { CREDENTIAL_FILES };
 
@@ -149,15 +150,15 @@ export interface Credentials {
 const MAX_CREDENTIAL_BYTES = 4096;
 
 function readCredentialFile(dir: string, file: string): string | undefined {
-  const path = join(dir, file);
+  const filePath = path.join(dir, file);
   let text: string;
   try {
     // Non-blocking: a FIFO put there must not hang the start-up.
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const fd = openSync(filePath, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new ConfigError(`FLUX_CREDENTIALS_DIR: ${path} is not a file`);
-      if (stat.size > MAX_CREDENTIAL_BYTES) throw new ConfigError(`FLUX_CREDENTIALS_DIR: ${path} is larger than ${MAX_CREDENTIAL_BYTES} bytes`);
+      if (!stat.isFile()) throw new ConfigError(`FLUX_CREDENTIALS_DIR: ${filePath} is not a file`);
+      if (stat.size > MAX_CREDENTIAL_BYTES) throw new ConfigError(`FLUX_CREDENTIALS_DIR: ${filePath} is larger than ${MAX_CREDENTIAL_BYTES} bytes`);
       text = readFileSync(fd, "utf8");
     } finally {
       closeSync(fd);
@@ -165,7 +166,7 @@ function readCredentialFile(dir: string, file: string): string | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`FLUX_CREDENTIALS_DIR: cannot read ${path}: ${(err as Error).message}`);
+    throw new ConfigError(`FLUX_CREDENTIALS_DIR: cannot read ${filePath}: ${(err as Error).message}`);
   }
   // One trailing newline is the file's, not the credential's (echo > file); nothing else is changed.
   return nonEmpty(text.replace(/\r?\n$/, ""));
