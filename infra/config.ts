@@ -4,7 +4,7 @@
  * error names the key and says what to set.
  */
 import { isIP } from "node:net";
-import { SIDECAR_IMAGE, type WorkspaceArgs } from "../components/minicluster.build";
+import { DEFAULT_WORKSPACE_SIZE, SIDECAR_IMAGE, type WorkspaceArgs } from "../components/minicluster.build";
 import { FLUX_OPERATOR } from "../components/flux-operator.build";
 
 export const PROJECT = "flux-restful";
@@ -29,8 +29,6 @@ export const DEFAULTS = {
   /** The operator release's default Flux view; its flux-core is 0.55.0 (see docs/deploying.md "Flux version"). */
   fluxViewImage: FLUX_OPERATOR.viewImage,
   localPort: 5000,
-  /** Filestore's basic HDD tier starts at 1 TiB; EFS grows as it is used and ignores the request. */
-  workspaceSize: "1Ti",
 } as const;
 
 /**
@@ -221,17 +219,14 @@ const ACM_ARN = /^arn:aws[\w-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/;
 function parseWorkspace(r: Reader): WorkspaceArgs {
   const claimName = r.matching("workspaceClaim", DNS_SUBDOMAIN, "the name of a PersistentVolumeClaim in the MiniCluster's namespace", "flux-workspace");
   const storageClass = r.matching("workspaceStorageClass", DNS_SUBDOMAIN, "a StorageClass name", "standard-rwx");
-  const size = r.matching("workspaceSize", STORAGE_QUANTITY, "a storage size such as 1Ti or 100Gi", DEFAULTS.workspaceSize);
+  // Read (and checked) only for a claim the program makes; ignored otherwise.
+  const size = r.matching("workspaceSize", STORAGE_QUANTITY, "a storage size such as 1Ti or 100Gi", DEFAULT_WORKSPACE_SIZE);
   if (claimName && storageClass) {
     throw new ConfigError(own("workspaceStorageClass"), `contradicts ${own("workspaceClaim")}: the workspace is either your claim or one made from a storage class`,
       `Remove one of them: pulumi config rm ${own("workspaceStorageClass")}`);
   }
-  if (size && !storageClass) {
-    throw new ConfigError(own("workspaceSize"), `sizes the claim made from ${own("workspaceStorageClass")}, which is not set`,
-      `Set ${own("workspaceStorageClass")} (e.g. standard-rwx on GKE) or remove it: pulumi config rm ${own("workspaceSize")}`);
-  }
   if (claimName) return { kind: "claim", claimName };
-  if (storageClass) return { kind: "storageClass", storageClass, size: size ?? DEFAULTS.workspaceSize };
+  if (storageClass) return { kind: "storageClass", storageClass, size: size ?? DEFAULT_WORKSPACE_SIZE };
   return { kind: "emptyDir" };
 }
 

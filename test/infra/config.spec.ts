@@ -114,11 +114,11 @@ describe("infra config", () => {
     assert.deepEqual(parseConfig(gke(), "s").workspace, { kind: "emptyDir" });
     assert.deepEqual(parseConfig(gke({ "flux-restful:workspaceClaim": "shared" }), "s").workspace, { kind: "claim", claimName: "shared" });
     assert.deepEqual(parseConfig(eks({ "flux-restful:workspaceStorageClass": "efs-sc" }), "s").workspace,
-      { kind: "storageClass", storageClass: "efs-sc", size: DEFAULTS.workspaceSize });
+      { kind: "storageClass", storageClass: "efs-sc", size: "1Ti" });
     assert.deepEqual(parseConfig(gke({ "flux-restful:workspaceStorageClass": "standard-rwx", "flux-restful:workspaceSize": "2560Gi" }), "s").workspace,
       { kind: "storageClass", storageClass: "standard-rwx", size: "2560Gi" });
     rejects(gke({ "flux-restful:workspaceClaim": "a", "flux-restful:workspaceStorageClass": "b" }), "flux-restful:workspaceStorageClass", /contradicts flux-restful:workspaceClaim/);
-    rejects(gke({ "flux-restful:workspaceSize": "1Ti" }), "flux-restful:workspaceSize", /flux-restful:workspaceStorageClass, which is not set/);
+    assert.deepEqual(parseConfig(gke({ "flux-restful:workspaceSize": "2Ti" }), "s").workspace, { kind: "emptyDir" }, "a size alone changes nothing");
     rejects(gke({ "flux-restful:workspaceStorageClass": "x", "flux-restful:workspaceSize": "lots" }), "flux-restful:workspaceSize", /a storage size such as 1Ti/);
     rejects(gke({ "flux-restful:workspaceClaim": "Not_A_Name" }), "flux-restful:workspaceClaim", /PersistentVolumeClaim/);
   });
