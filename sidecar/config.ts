@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { splitCommand, unsafeKeyPart } from "./flux";
 import { socketPathFromUri } from "./flux/uri";
 import { CREDENTIAL_FILES } from "./mounts";
+import { currentFilesDir } from "./reload";
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
 
 export { CREDENTIAL_FILES };
@@ -172,12 +173,16 @@ function readCredentialFile(dir: string, file: string): string | undefined {
   return nonEmpty(text.replace(/\r?\n$/, ""));
 }
 
-/** The credentials in a FLUX_CREDENTIALS_DIR, checked as loadConfig checks them; throws ConfigError. */
+/**
+ * The credentials in a FLUX_CREDENTIALS_DIR, all of one version of a mounted Secret, checked as
+ * loadConfig checks them; throws ConfigError.
+ */
 export function readCredentials(dir: string, requireAuth: boolean): Credentials {
+  const current = currentFilesDir(dir);
   const credentials = {
-    user: readCredentialFile(dir, CREDENTIAL_FILES.user) ?? "fluxuser",
-    token: readCredentialFile(dir, CREDENTIAL_FILES.token),
-    secretKey: readCredentialFile(dir, CREDENTIAL_FILES.secretKey),
+    user: readCredentialFile(current, CREDENTIAL_FILES.user) ?? "fluxuser",
+    token: readCredentialFile(current, CREDENTIAL_FILES.token),
+    secretKey: readCredentialFile(current, CREDENTIAL_FILES.secretKey),
   };
   checkCredentials(credentials, requireAuth, `${dir}/`);
   return credentials;

@@ -35,10 +35,13 @@ export function volumeVersion(dir: string, files: readonly string[]): string {
 
 /**
  * Polls a directory's version every `intervalMs` (one check at a time, never more often) and calls
- * `onChange` once per new version. The timer does not keep the process alive.
+ * `onChange` once per new version. When `onChange` fails (an invalid update, or files read while the
+ * kubelet was swapping them), the version is tried again at the next poll, and the failure is logged
+ * once per version. The timer does not keep the process alive.
  */
 export class VolumeWatcher {
   private version: string;
+  private failedVersion?: string;
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
@@ -64,11 +67,14 @@ export class VolumeWatcher {
   private async check(): Promise<void> {
     const version = volumeVersion(this.dir, this.files);
     if (version !== this.version) {
-      this.version = version;
       try {
         await this.onChange();
+        this.version = version;
       } catch (err) {
-        this.log.error({ dir: this.dir, err: (err as Error).message }, "could not apply the changed files");
+        if (version !== this.failedVersion) {
+          this.failedVersion = version;
+          this.log.error({ dir: this.dir, err: (err as Error).message }, "could not apply the changed files (tried again at each check)");
+        }
       }
     }
     this.schedule();
@@ -78,6 +84,20 @@ export class VolumeWatcher {
     this.stopped = true;
     clearTimeout(this.timer);
   }
+}
+
+/**
+ * Where to read the current files of `dir`: the directory `..data` points to, when the kubelet
+ * manages it, so that every file read is of the same version (through the visible names, a swap
+ * between two reads would mix versions); `dir` itself otherwise.
+ */
+export function currentFilesDir(dir: string): string {
+  try {
+    if (lstatSync(join(dir, DATA_LINK)).isSymbolicLink()) return join(dir, readlinkSync(join(dir, DATA_LINK)));
+  } catch {
+    // not a kubelet volume
+  }
+  return dir;
 }
 
 /** The version of the bundle's directory, to read when the process starts (see watchBundle). */

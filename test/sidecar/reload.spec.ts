@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, CREDENTIAL_FILES, loadConfig, readCredentials } from "../../sidecar/config";
-import { RELOAD_EXIT_CODE, VolumeWatcher, bundleVersion, volumeVersion, watchBundle } from "../../sidecar/reload";
+import { RELOAD_EXIT_CODE, VolumeWatcher, bundleVersion, currentFilesDir, volumeVersion, watchBundle } from "../../sidecar/reload";
 import { buildSidecar, SIDECAR_BUNDLE } from "../../scripts/build";
 import { createLogger, secretScrubber } from "../../sidecar/log";
 import { startSidecar } from "../../sidecar/server";
@@ -90,6 +90,30 @@ describe("sidecar: mounted credentials and bundle", () => {
       updateProjectedVolume(dir, files("a", "t3", "k1"));
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(calls, 1);
+    });
+
+    it("tries a version again at the next check when applying it failed (a read across the kubelet's swap), logging it once", async () => {
+      writeProjectedVolume(dir, files("a", "t1", "k1"));
+      const lines: string[] = [];
+      let calls = 0;
+      const watcher = new VolumeWatcher(dir, Object.values(CREDENTIAL_FILES), 20, () => {
+        calls++;
+        if (calls <= 3) throw new Error("torn read");
+      }, createLogger({ level: "info", secrets: [], destination: lineCollector(lines) }));
+      updateProjectedVolume(dir, files("a", "t2", "k1"));
+      await until("applied on the fourth try", () => calls === 4);
+      await new Promise((r) => setTimeout(r, 100));
+      watcher.stop();
+      assert.equal(calls, 4, "not called again once applied");
+      assert.equal(lines.filter((l) => l.includes("could not apply the changed files")).length, 1);
+    });
+
+    it("reads every credential from the version ..data names, never a mix across a swap", () => {
+      writeProjectedVolume(dir, files("a", "t1", "k1"));
+      const current = currentFilesDir(dir);
+      assert.equal(current, path.join(dir, fs.readlinkSync(path.join(dir, "..data"))));
+      assert.equal(fs.readFileSync(path.join(current, "token"), "utf8"), "t1");
+      assert.equal(currentFilesDir(path.join(dir, "..data")), path.join(dir, "..data"), "a plain directory is read as it is");
     });
 
     it("the bundle watch compares with the version read when the process started, so an update before the watch began counts", async () => {
