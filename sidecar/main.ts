@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     if (signalled || newBundle || !config.restartOnStop) break;
     sidecar.log.info("serving again after the stop (FLUX_RESTART_ON_STOP)");
     sidecar = await startSidecar(config);
+    // A signal or a new bundle that came while it was starting closed the previous server only.
+    if (signalled || newBundle) void sidecar.close();
   }
   bundleWatcher?.stop();
   process.exit(newBundle && !signalled ? RELOAD_EXIT_CODE : 0);
