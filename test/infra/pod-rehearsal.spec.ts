@@ -202,7 +202,7 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
     assert.equal(output.split("the next build runs").length, 2, "the new bundle is what runs now");
     await until("ready again", async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
     const res = await fetch(`${url}/v1/jobs`, { headers: { authorization: basic(credentials.user, credentials.token) } });
-    assert.equal(res.status, 200, "the restarted sidecar reads the current credentials");
+    assert.equal(res.status, 200, `the restarted sidecar reads the current credentials: ${await res.text()}\n${output}`);
   });
 
   it("ends with status 0 on SIGTERM", async () => {
