@@ -195,8 +195,8 @@ describe("infra: the sidecar container rehearsed as the MiniCluster runs it", fu
 
   it("starts the new bundle in the same container when the ConfigMap changes (the container's loop)", async () => {
     assert.ok(url, "the first test started the container");
-    // The next build: the same code, saying it runs first.
-    updateProjectedVolume(configMapDir, { "sidecar.js": `process.stderr.write("the next build runs\\n");\n${bundle}` });
+    // The next build: the same code, saying so when loaded (appended: its "use strict" stays first).
+    updateProjectedVolume(configMapDir, { "sidecar.js": `${bundle}\nprocess.stderr.write("the next build runs\\n");\n` });
     await until("the sidecar started again", async () => banners() === 2);
     assert.match(output, /a new bundle is mounted/);
     assert.equal(output.split("the next build runs").length, 2, "the new bundle is what runs now");
