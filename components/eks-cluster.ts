@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import {
   NODE_ROLE_POLICY_ARNS, SUBNETS, SubnetKind, VPC_CIDR, ec2AssumeRolePolicy, eksClusterIdentifier, subnetTags,
 } from "./eks-cluster.build";
+import { MUTABLE_DATA } from "./k8s-provider.build";
 
 export interface EksClusterArgs {
   /** The region the default aws provider deploys to (aws:region); part of the cluster's identity. */
@@ -103,6 +104,7 @@ export class EksCluster extends pulumi.ComponentResource {
     this.provider = new k8s.Provider(`${name}-k8s`, {
       kubeconfig: this.kubeconfig,
       clusterIdentifier: eksClusterIdentifier(args.region, args.clusterName),
+      ...MUTABLE_DATA,
     }, { parent: this, dependsOn: [this.nodeGroup] });
     this.registerOutputs({ clusterName: args.clusterName, vpcId: this.vpc.id });
   }

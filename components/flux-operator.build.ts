@@ -26,6 +26,11 @@ export interface OperatorRelease {
   namespace: string;
   deploymentName: string;
   crdName: string;
+  /**
+   * Where the operator mounts its Flux view volume (the CRD's flux.container.mountPath default): an
+   * emptyDir the init container fills, mounted read-write in every container of the pod.
+   */
+  viewBase: string;
   /** Where this version's lead broker binds its local socket (the path moved after 0.2.1). */
   brokerUri: string;
   /** The Flux "view" (init container) image and a broker image of the same OS. */
@@ -42,6 +47,7 @@ export const FLUX_OPERATOR: OperatorRelease = {
   namespace: "operator-system",
   deploymentName: "operator-controller-manager",
   crdName: "miniclusters.flux-framework.org",
+  viewBase: "/mnt/flux",
   brokerUri: "local:///mnt/flux/view/run/flux/local",
   viewImage: "ghcr.io/converged-computing/flux-view-rocky:tag-9",
   brokerImage: "rockylinux:9",
@@ -49,6 +55,18 @@ export const FLUX_OPERATOR: OperatorRelease = {
 
 /** The container whose image no longer exists (see the file comment). */
 export const REMOVED_PROXY_CONTAINER = "kube-rbac-proxy";
+
+/** Objects of the 0.2.1 manifest left without a purpose by the proxy's removal: never applied. */
+export const DROPPED_OBJECTS: readonly { kind: string; name: string }[] = [
+  { kind: "Service", name: "operator-controller-manager-metrics-service" },
+  { kind: "ClusterRole", name: "operator-proxy-role" },
+  { kind: "ClusterRoleBinding", name: "operator-proxy-rolebinding" },
+  { kind: "ClusterRole", name: "operator-metrics-reader" },
+];
+
+function isDropped(obj: KubernetesObject): boolean {
+  return DROPPED_OBJECTS.some((d) => d.kind === obj.kind && d.name === obj.metadata?.name);
+}
 const MANAGER_CONTAINER = "manager";
 
 interface Container {
@@ -80,8 +98,8 @@ export function patchOperatorObject(obj: KubernetesObject, release: OperatorRele
 }
 
 /**
- * The release manifest's objects, patched, after checking it is what we pinned: it must define the
- * MiniCluster CRD and the operator Deployment.
+ * The release manifest's objects, patched and without DROPPED_OBJECTS, after checking it is what we
+ * pinned: it must define the MiniCluster CRD and the operator Deployment.
  */
 export function operatorObjects(manifestYaml: string, release: OperatorRelease = FLUX_OPERATOR): KubernetesObject[] {
   const objects = parseAllDocuments(manifestYaml).map((doc) => {
@@ -92,7 +110,7 @@ export function operatorObjects(manifestYaml: string, release: OperatorRelease =
   if (!has("CustomResourceDefinition", release.crdName) || !has("Deployment", release.deploymentName)) {
     throw new Error(`${release.manifestUrl} does not contain the ${release.crdName} CRD and the ${release.deploymentName} Deployment`);
   }
-  return objects.map((o) => patchOperatorObject(o, release));
+  return objects.filter((o) => !isDropped(o)).map((o) => patchOperatorObject(o, release));
 }
 
 /** True when the URL names a release asset or a commit, never a branch such as main. */

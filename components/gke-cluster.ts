@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import { buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeTagFor } from "./gke-cluster.build";
+import { MUTABLE_DATA } from "./k8s-provider.build";
 
 export interface GkeClusterArgs {
   /** The project the default gcp provider deploys to (gcp:project); part of the cluster's identity. */
@@ -15,6 +16,8 @@ export interface GkeClusterArgs {
   /** The NodePort to open on the nodes, and who may reach it. */
   nodePort: number;
   allowedCidrs: string[];
+  /** Turn on the Filestore CSI driver: its storage classes (standard-rwx, ...) back ReadWriteMany claims. */
+  filestoreCsiDriver?: boolean;
 }
 
 /**
@@ -45,6 +48,8 @@ export class GkeCluster extends pulumi.ComponentResource {
       deletionProtection: false,
       releaseChannel: { channel: args.releaseChannel },
       datapathProvider: "ADVANCED_DATAPATH",
+      // An add-on change is an in-place update of the cluster.
+      ...(args.filestoreCsiDriver ? { addonsConfig: { gcpFilestoreCsiDriverConfig: { enabled: true } } } : {}),
     }, { parent: this });
 
     this.nodePool = new gcp.container.NodePool(`${name}-nodes`, {
@@ -72,6 +77,7 @@ export class GkeCluster extends pulumi.ComponentResource {
     this.provider = new k8s.Provider(`${name}-k8s`, {
       kubeconfig: this.kubeconfig,
       clusterIdentifier: gkeClusterIdentifier(args.project, args.zone, args.clusterName),
+      ...MUTABLE_DATA,
     }, { parent: this, dependsOn: [this.nodePool] });
 
     // Instance group -> first instance -> its external NAT IP, all read through the Compute API.

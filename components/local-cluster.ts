@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { MUTABLE_DATA } from "./k8s-provider.build";
 
 export interface LocalClusterArgs {
   /** A kubeconfig holding only the pinned context (see singleContextKubeconfig). */
@@ -16,7 +17,7 @@ export class LocalCluster extends pulumi.ComponentResource {
   constructor(name: string, args: LocalClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-restful:index:LocalCluster", name, {}, opts);
     this.kubeconfig = pulumi.secret(args.kubeconfig);
-    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, clusterIdentifier: args.clusterIdentifier }, { parent: this });
+    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, clusterIdentifier: args.clusterIdentifier, ...MUTABLE_DATA }, { parent: this });
     this.registerOutputs({});
   }
 }

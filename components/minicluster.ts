@@ -4,12 +4,17 @@ import * as random from "@pulumi/random";
 import type { OperatorRelease } from "./flux-operator.build";
 import {
   MiniClusterManifest,
+  Workspace,
+  WorkspaceArgs,
   buildCredentialsSecret,
   buildMiniCluster,
   buildSidecarConfigMap,
   buildTlsSecret,
+  buildWorkspaceClaim,
   operatorRuleViolations,
+  workspaceClaimName,
 } from "./minicluster.build";
+
 
 export interface FluxMiniClusterArgs {
   provider: k8s.Provider;
@@ -24,6 +29,8 @@ export interface FluxMiniClusterArgs {
   viewImage: string;
   /** The sidecar bundle's text (dist/sidecar.js). */
   bundle: string;
+  /** Where jobs and the sidecar share files (default: each pod's own). */
+  workspace?: WorkspaceArgs;
   user: string;
   /** From config secrets; generated with @pulumi/random when absent. */
   token?: pulumi.Output<string>;
@@ -34,6 +41,12 @@ export interface FluxMiniClusterArgs {
   frontEnvironment?: Record<string, string>;
   /** The operator: its CRD must exist and it must be running before the MiniCluster is created. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+function miniClusterWorkspace(args: WorkspaceArgs | undefined): Workspace {
+  if (args?.kind === "claim") return args;
+  if (args?.kind === "storageClass") return { kind: "claim", claimName: workspaceClaimName(args.storageClass) };
+  return { kind: "emptyDir" };
 }
 
 /** The MiniCluster in its own namespace, with the sidecar's credentials Secret and bundle ConfigMap. */
@@ -55,7 +68,7 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
       operator: args.operator,
       sidecarImage: args.sidecarImage,
       viewImage: args.viewImage,
-      bundle: args.bundle,
+      workspace: miniClusterWorkspace(args.workspace),
       hasGpus: args.hasGpus,
       tokenExpiresMinutes: args.tokenExpiresMinutes,
       tls: args.tls !== undefined,
@@ -82,13 +95,22 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
       k8sOpts);
     const bundle = new k8s.core.v1.ConfigMap(`${name}-sidecar`, buildSidecarConfigMap(this.namespaceName, args.bundle), k8sOpts);
     const children: pulumi.Resource[] = [credentials, bundle];
+    if (args.workspace?.kind === "storageClass") {
+      const claim = buildWorkspaceClaim(this.namespaceName, workspaceClaimName(args.workspace.storageClass), args.workspace.storageClass, args.workspace.size);
+      // The MiniCluster depends on it: created before, deleted after the pods that use it.
+      // Its creation waits until the claim is bound (or pending, for classes that bind on first use);
+      // a new Filestore instance takes minutes.
+      children.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-workspace`, claim, { ...k8sOpts, customTimeouts: { create: "20m" } }));
+    }
     if (args.tls) {
       children.push(new k8s.core.v1.Secret(`${name}-tls`,
         buildTlsSecret(this.namespaceName, pulumi.secret(args.tls.certificate), pulumi.secret(args.tls.key)), k8sOpts));
     }
 
     // The operator ignores spec updates: the name carries a hash of the spec, so a change replaces the
-    // MiniCluster, and deleting the old one first also frees the nodes for the new one's pods.
+    // MiniCluster, and deleting the old one first also frees the nodes for the new one's pods. A new
+    // bundle or rotated credentials change only the ConfigMap or Secret, updated in place (the
+    // providers are given MUTABLE_DATA) and read again by the running sidecar.
     this.miniCluster = new k8s.apiextensions.CustomResource(`${name}-minicluster`,
       { ...this.manifest, metadata: { ...this.manifest.metadata, namespace: this.namespaceName } },
       { ...k8sOpts, dependsOn: [...args.dependsOn, ...children] });

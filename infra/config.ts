@@ -4,7 +4,7 @@
  * error names the key and says what to set.
  */
 import { isIP } from "node:net";
-import { SIDECAR_IMAGE } from "../components/minicluster.build";
+import { DEFAULT_WORKSPACE_SIZE, SIDECAR_IMAGE, type WorkspaceArgs } from "../components/minicluster.build";
 import { FLUX_OPERATOR } from "../components/flux-operator.build";
 
 export const PROJECT = "flux-restful";
@@ -45,6 +45,7 @@ export const PLAIN_KEYS = [
   "cloud", "clusterName", "namespace", "nodeCount", "size", "maxSize", "machineType", "instanceType",
   "gkeReleaseChannel", "nodePort", "allowedCidrs", "certificateArn", "inboundCidrs", "fluxUser",
   "tokenExpiresMinutes", "hasGpus", "sidecarImage", "fluxViewImage", "kubeContext", "nodeAddress", "localPort", "insecureHttp",
+  "workspaceClaim", "workspaceStorageClass", "workspaceSize",
 ] as const;
 
 export interface CommonConfig {
@@ -66,6 +67,8 @@ export interface CommonConfig {
   tls: boolean;
   /** GKE and EKS: plain HTTP instead of the generated certificate (warned at every run). */
   insecureHttp: boolean;
+  /** Where jobs and the API share files: each pod's own, or a ReadWriteMany claim every pod mounts. */
+  workspace: WorkspaceArgs;
 }
 
 export interface GkeConfig extends CommonConfig {
@@ -206,9 +209,26 @@ export function isCidr(text: string): boolean {
 }
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A Kubernetes storage quantity in binary or decimal units (10Gi, 1Ti, 500G). */
+const STORAGE_QUANTITY = /^[1-9]\d{0,5}(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)$/;
 const GCP_ZONE = /^[a-z]+-[a-z]+\d+-[a-z]$/;
 const AWS_REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const ACM_ARN = /^arn:aws[\w-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/;
+
+function parseWorkspace(r: Reader): WorkspaceArgs {
+  const claimName = r.matching("workspaceClaim", DNS_SUBDOMAIN, "the name of a PersistentVolumeClaim in the MiniCluster's namespace", "flux-workspace");
+  const storageClass = r.matching("workspaceStorageClass", DNS_SUBDOMAIN, "a StorageClass name", "standard-rwx");
+  // Read (and checked) only for a claim the program makes; ignored otherwise.
+  const size = r.matching("workspaceSize", STORAGE_QUANTITY, "a storage size such as 1Ti or 100Gi", DEFAULT_WORKSPACE_SIZE);
+  if (claimName && storageClass) {
+    throw new ConfigError(own("workspaceStorageClass"), `contradicts ${own("workspaceClaim")}: the workspace is either your claim or one made from a storage class`,
+      `Remove one of them: pulumi config rm ${own("workspaceStorageClass")}`);
+  }
+  if (claimName) return { kind: "claim", claimName };
+  if (storageClass) return { kind: "storageClass", storageClass, size: size ?? DEFAULT_WORKSPACE_SIZE };
+  return { kind: "emptyDir" };
+}
 
 /** Throws a ConfigError naming the first bad key; returns the typed config for one stack. */
 export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
@@ -291,6 +311,8 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     throw new ConfigError(own("maxSize"), `(${maxSize}) is smaller than ${own("size")} (${size})`, setHint(own("maxSize"), String(size)));
   }
 
+  const workspace = parseWorkspace(r);
+
   const common: CommonConfig = {
     cloud: cloud as Cloud,
     stack,
@@ -306,6 +328,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     fluxViewImage,
     tls: tlsCertificate,
     insecureHttp,
+    workspace,
   };
 
   if (cloud === "gke") {

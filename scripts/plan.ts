@@ -1,6 +1,7 @@
 /**
- * `npm run plan -- --stack <gke|eks|local> [--json | --k8s]`: evaluate the Pulumi program offline
- * (mocked providers: no Pulumi CLI, no cloud, no cluster) and print what it would create.
+ * `npm run plan -- --stack <gke|eks|local> [--config KEY=VALUE ...] [--json | --k8s]`: evaluate the
+ * Pulumi program offline (mocked providers: no Pulumi CLI, no cloud, no cluster) and print what it
+ * would create. `--config` sets a plain key over the stack file's, as `pulumi config set` would.
  *   default  every resource with its inputs, secrets masked, long values abbreviated
  *   --json   the same as a JSON array of {type, name, inputs}
  *   --k8s    the Kubernetes objects as multi-document YAML with placeholder secrets (for GitOps/kubectl)
@@ -90,12 +91,15 @@ export interface PlanOptions {
   bundlePath?: string;
   /** The operator manifest text; downloaded (or stood in for) when absent. */
   operatorManifest?: string;
+  /** Plain config values over the stack file's ("flux-restful:size" -> "2"). */
+  config?: Record<string, string>;
 }
 
 export async function planStack(stack: string, options: PlanOptions = {}): Promise<Plan> {
   const notes: string[] = [];
   const operatorManifest = options.operatorManifest ?? await operatorManifestForPlan(notes);
   const { values, secretKeys } = readStackFile(stack, options.root);
+  Object.assign(values, options.config);
   for (const [key, placeholder] of Object.entries(PLACEHOLDERS[values[`${PROJECT}:cloud`]] ?? {})) {
     if (!values[key]) {
       values[key] = placeholder;
@@ -216,13 +220,22 @@ export function planAsKubernetes(plan: Plan): string {
   return docs.map((d) => `---\n${d}`).join("\n") + "\n";
 }
 
+const USAGE = "Usage: npm run plan -- --stack <gke|eks|local> [--config KEY=VALUE ...] [--json | --k8s]";
+
 async function main(argv: string[]): Promise<void> {
   const stackIndex = argv.indexOf("--stack");
   const stack = stackIndex >= 0 ? argv[stackIndex + 1] : undefined;
   if (!stack || !["gke", "eks", "local"].includes(stack)) {
-    throw new Error("Usage: npm run plan -- --stack <gke|eks|local> [--json | --k8s]");
+    throw new Error(USAGE);
   }
-  const plan = await planStack(stack);
+  const config: Record<string, string> = {};
+  argv.forEach((arg, i) => {
+    if (arg !== "--config") return;
+    const match = /^([\w-]+:[\w-]+)=(.*)$/s.exec(argv[i + 1] ?? "");
+    if (!match) throw new Error(`--config takes KEY=VALUE, e.g. flux-restful:size=2; got "${argv[i + 1] ?? ""}"\n${USAGE}`);
+    config[match[1]] = match[2];
+  });
+  const plan = await planStack(stack, { config });
   for (const note of plan.notes) process.stderr.write(`note: ${note}\n`);
   const text = argv.includes("--json") ? planAsJson(plan) : argv.includes("--k8s") ? planAsKubernetes(plan) : planAsText(plan);
   process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);

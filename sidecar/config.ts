@@ -7,6 +7,11 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { splitCommand, unsafeKeyPart } from "./flux";
 import { socketPathFromUri } from "./flux/uri";
+import { CREDENTIAL_FILES } from "./mounts";
+import { currentFilesDir } from "./reload";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
+
+export { CREDENTIAL_FILES };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -23,6 +28,15 @@ export interface SidecarConfig {
   user: string;
   token?: string;
   secretKey?: string;
+  /**
+   * FLUX_CREDENTIALS_DIR: user, token and secret key come from the files CREDENTIAL_FILES names in
+   * this directory (a mounted Secret) instead of the environment, and are read again when it changes.
+   */
+  credentialsDir?: string;
+  /** FLUX_BUNDLE_FILE: the sidecar's own bundle; a new one in its (mounted) directory makes it exit RELOAD_EXIT_CODE. */
+  bundleFile?: string;
+  /** How often the mounted credentials and bundle are checked for a change (FLUX_RELOAD_POLL_SECONDS). */
+  reloadPollMs: number;
   accessTokenExpiresMinutes: number;
   /** FLUX_NUMBER_NODES; undefined means "the broker's size". */
   numberNodes?: number;
@@ -30,6 +44,8 @@ export interface SidecarConfig {
   /** Shell options applied to every submit (user option_flags override them). */
   optionFlags: Record<string, string>;
   tls?: { cert: Buffer; key: Buffer };
+  /** Where tls was read from: read again when they change (a renewed certificate in a mounted Secret). */
+  tlsFiles?: { cert: string; key: string };
   /** PATH given to jobs: they never inherit the server's environment. */
   jobPath: string;
   maxBodyBytes: number;
@@ -159,6 +175,60 @@ export function parseOptionFlags(value: string | undefined): Record<string, stri
   return flags;
 }
 
+export interface Credentials {
+  user: string;
+  token?: string;
+  secretKey?: string;
+}
+
+/** Larger than any credential, small enough that a wrong mount is refused rather than read. */
+const MAX_CREDENTIAL_BYTES = 4096;
+
+function readCredentialFile(dir: string, file: string): string | undefined {
+  const filePath = path.join(dir, file);
+  let text: string;
+  try {
+    // Non-blocking: a FIFO put there must not hang the start-up.
+    const fd = openSync(filePath, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new ConfigError(`FLUX_CREDENTIALS_DIR: ${filePath} is not a file`);
+      if (stat.size > MAX_CREDENTIAL_BYTES) throw new ConfigError(`FLUX_CREDENTIALS_DIR: ${filePath} is larger than ${MAX_CREDENTIAL_BYTES} bytes`);
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`FLUX_CREDENTIALS_DIR: cannot read ${filePath}: ${(err as Error).message}`);
+  }
+  // One trailing newline is the file's, not the credential's (echo > file); nothing else is changed.
+  return nonEmpty(text.replace(/\r?\n$/, ""));
+}
+
+/**
+ * The credentials in a FLUX_CREDENTIALS_DIR, all of one version of a mounted Secret, checked as
+ * loadConfig checks them; throws ConfigError.
+ */
+export function readCredentials(dir: string, requireAuth: boolean): Credentials {
+  const current = currentFilesDir(dir);
+  const credentials = {
+    user: readCredentialFile(current, CREDENTIAL_FILES.user) ?? "fluxuser",
+    token: readCredentialFile(current, CREDENTIAL_FILES.token),
+    secretKey: readCredentialFile(current, CREDENTIAL_FILES.secretKey),
+  };
+  checkCredentials(credentials, requireAuth, `${dir}/`);
+  return credentials;
+}
+
+/** `where`: the directory the credentials were read from, or "" for the environment. */
+function checkCredentials(credentials: Credentials, requireAuth: boolean, where: string): void {
+  const name = (env: string, file: string) => (where ? `${where}${file}` : env);
+  if (requireAuth && !credentials.token) throw new ConfigError(`${name("FLUX_TOKEN", CREDENTIAL_FILES.token)} must be set when FLUX_REQUIRE_AUTH is true`);
+  if (requireAuth && !credentials.secretKey) throw new ConfigError(`${name("FLUX_SECRET_KEY", CREDENTIAL_FILES.secretKey)} must be set when FLUX_REQUIRE_AUTH is true`);
+}
+
 function readFile(name: string, path: string): Buffer {
   try {
     return readFileSync(path);
@@ -167,16 +237,26 @@ function readFile(name: string, path: string): Buffer {
   }
 }
 
+export function readTls(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  return { cert: readFile("FLUX_TLS_CERT_FILE", files.cert), key: readFile("FLUX_TLS_KEY_FILE", files.key) };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
 export function loadConfig(env: Env = process.env): SidecarConfig {
   const requireAuth = parseBool("FLUX_REQUIRE_AUTH", env.FLUX_REQUIRE_AUTH, false);
-  const token = nonEmpty(env.FLUX_TOKEN);
-  const secretKey = nonEmpty(env.FLUX_SECRET_KEY);
-  if (requireAuth && !token) throw new ConfigError("FLUX_TOKEN must be set when FLUX_REQUIRE_AUTH is true");
-  if (requireAuth && !secretKey) throw new ConfigError("FLUX_SECRET_KEY must be set when FLUX_REQUIRE_AUTH is true");
+  const credentialsDir = nonEmpty(env.FLUX_CREDENTIALS_DIR);
+  let credentials: Credentials;
+  if (credentialsDir) {
+    const inEnvironment = ["FLUX_USER", "FLUX_TOKEN", "FLUX_SECRET_KEY"].filter((name) => nonEmpty(env[name]) !== undefined);
+    if (inEnvironment.length) throw new ConfigError(`${inEnvironment.join(", ")} must not be set with FLUX_CREDENTIALS_DIR, which holds the credentials`);
+    credentials = readCredentials(credentialsDir, requireAuth);
+  } else {
+    credentials = { user: nonEmpty(env.FLUX_USER) ?? "fluxuser", token: nonEmpty(env.FLUX_TOKEN), secretKey: nonEmpty(env.FLUX_SECRET_KEY) };
+    checkCredentials(credentials, requireAuth, "");
+  }
 
   const certFile = nonEmpty(env.FLUX_TLS_CERT_FILE);
   const keyFile = nonEmpty(env.FLUX_TLS_KEY_FILE);
@@ -202,9 +282,10 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     fluxUri,
     socketCandidates: MINICLUSTER_SOCKETS,
     requireAuth,
-    user: nonEmpty(env.FLUX_USER) ?? "fluxuser",
-    token,
-    secretKey,
+    ...credentials,
+    credentialsDir,
+    bundleFile: nonEmpty(env.FLUX_BUNDLE_FILE),
+    reloadPollMs: 1000 * parseInteger("FLUX_RELOAD_POLL_SECONDS", env.FLUX_RELOAD_POLL_SECONDS, 10, 1, 3600),
     accessTokenExpiresMinutes: parseInteger("FLUX_ACCESS_TOKEN_EXPIRES_MINUTES", env.FLUX_ACCESS_TOKEN_EXPIRES_MINUTES, 600, 1, 525600),
     numberNodes: env.FLUX_NUMBER_NODES?.trim()
       ? parseInteger("FLUX_NUMBER_NODES", env.FLUX_NUMBER_NODES, 1, 1, 1_000_000)
@@ -212,8 +293,9 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     hasGpus: parseBool("FLUX_HAS_GPUS", env.FLUX_HAS_GPUS, false),
     optionFlags: parseOptionFlags(env.FLUX_OPTION_FLAGS),
     tls: certFile && keyFile
-      ? { cert: readFile("FLUX_TLS_CERT_FILE", certFile), key: readFile("FLUX_TLS_KEY_FILE", keyFile) }
+      ? readTls({ cert: certFile, key: keyFile })
       : undefined,
+    tlsFiles: certFile && keyFile ? { cert: certFile, key: keyFile } : undefined,
     jobPath: nonEmpty(env.FLUX_JOB_PATH) ?? DEFAULT_JOB_PATH,
     maxBodyBytes: parseInteger("FLUX_MAX_BODY_BYTES", env.FLUX_MAX_BODY_BYTES, 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxStreams: parseInteger("FLUX_MAX_STREAMS", env.FLUX_MAX_STREAMS, DEFAULT_MAX_STREAMS, 1, 4096),

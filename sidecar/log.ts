@@ -13,19 +13,31 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Builds a function that removes every secret-looking substring from a log line. */
-export function secretScrubber(secrets: string[]): (line: string) => string {
+function literalPattern(secrets: readonly string[]): RegExp | undefined {
   // A secret can appear raw or JSON-escaped inside the line.
   const literals = [...new Set(secrets.flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
     .filter((s) => s.length > 0)
     .sort((a, b) => b.length - a.length)
     .map(escapeRegExp);
+  return literals.length ? new RegExp(literals.join("|"), "g") : undefined;
+}
+
+/**
+ * Builds a function that removes every secret-looking substring from a log line. The list may grow
+ * after this (rotated credentials are appended, never removed): the next line scrubs them too.
+ */
+export function secretScrubber(secrets: readonly string[]): (line: string) => string {
   const patterns = [
     /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi,
     /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g,
   ];
-  const literal = literals.length ? new RegExp(literals.join("|"), "g") : undefined;
+  let literal = literalPattern(secrets);
+  let builtFor = secrets.length;
   return (line) => {
+    if (secrets.length !== builtFor) {
+      literal = literalPattern(secrets);
+      builtFor = secrets.length;
+    }
     let out = line;
     if (literal) out = out.replace(literal, MASK);
     for (const pattern of patterns) out = out.replace(pattern, (_m, scheme?: string) => (scheme ? `${scheme} ${MASK}` : MASK));
@@ -33,7 +45,7 @@ export function secretScrubber(secrets: string[]): (line: string) => string {
   };
 }
 
-export function createLogger(opts: { level: string; secrets: string[]; destination?: NodeJS.WritableStream }): Logger {
+export function createLogger(opts: { level: string; secrets: readonly string[]; destination?: NodeJS.WritableStream }): Logger {
   const scrub = secretScrubber(opts.secrets);
   return pino(
     {

@@ -3,9 +3,12 @@
  * invalid), find the broker socket (waiting for it when FLUX_URI is unset), serve, and shut down
  * cleanly on SIGTERM/SIGINT or POST /v1/service/stop. With FLUX_RESTART_ON_STOP (the MiniCluster
  * sets it) a stop serves again at once: in a pod, nothing else would bring the API back.
+ * With FLUX_BUNDLE_FILE, a new bundle mounted there shuts the server down cleanly and exits
+ * RELOAD_EXIT_CODE, on which the container's command starts the new bundle.
  */
 import { ConfigError, configSecrets, loadConfig, type SidecarConfig } from "./config";
 import { createLogger } from "./log";
+import { RELOAD_EXIT_CODE, bundleVersion, watchBundle } from "./reload";
 import { startSidecar } from "./server";
 import { waitForSocket } from "./socket";
 
@@ -21,6 +24,8 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  // Read first: this process runs the bundle of this version, whatever is mounted later.
+  const startedBundle = config.bundleFile ? bundleVersion(config.bundleFile) : undefined;
   const abort = new AbortController();
   const onSignalWhileWaiting = () => abort.abort();
   process.once("SIGTERM", onSignalWhileWaiting);
@@ -38,6 +43,7 @@ async function main(): Promise<void> {
   process.off("SIGINT", onSignalWhileWaiting);
 
   let signalled = false;
+  let newBundle = false;
   let sidecar = await startSidecar(config);
   const stop = () => {
     signalled = true;
@@ -45,13 +51,23 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  const bundleWatcher = config.bundleFile
+    ? watchBundle(config.bundleFile, startedBundle!, config.reloadPollMs, () => {
+      newBundle = true;
+      sidecar.log.info({ bundle: config.bundleFile }, `a new bundle is mounted: stopping, to be started again (exit ${RELOAD_EXIT_CODE})`);
+      void sidecar.close();
+    }, sidecar.log)
+    : undefined;
   for (;;) {
     await sidecar.stopped;
-    if (signalled || !config.restartOnStop) break;
+    if (signalled || newBundle || !config.restartOnStop) break;
     sidecar.log.info("serving again after the stop (FLUX_RESTART_ON_STOP)");
     sidecar = await startSidecar(config);
+    // A signal or a new bundle that came while it was starting closed the previous server only.
+    if (signalled || newBundle) void sidecar.close();
   }
-  process.exit(0);
+  bundleWatcher?.stop();
+  process.exit(newBundle && !signalled ? RELOAD_EXIT_CODE : 0);
 }
 
 main().catch((err: unknown) => {

@@ -19,7 +19,8 @@
  */
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { configSecrets, type SidecarConfig } from "./config";
+import { dirname, relative } from "node:path";
+import { CREDENTIAL_FILES, configSecrets, readCredentials, readTls, type SidecarConfig } from "./config";
 import { FluxClient } from "./flux";
 import { createLogger, masked, type Logger } from "./log";
 import { apiListener, buildApi } from "./api";
@@ -31,6 +32,7 @@ import { brokerOwner, Workspace } from "./api/workspace";
 import { findSocket } from "./socket";
 import { logBrokerVersion } from "./broker-version";
 import { registerWeb } from "./web";
+import { VolumeWatcher, volumeVersion } from "./reload";
 
 export interface SidecarHandle {
   url: string;
@@ -71,7 +73,18 @@ export async function startSidecar(
   config: SidecarConfig,
   opts: { flux?: FluxClient; logDestination?: NodeJS.WritableStream; clock?: () => number } = {},
 ): Promise<SidecarHandle> {
-  const log = createLogger({ level: config.logLevel, secrets: configSecrets(config), destination: opts.logDestination });
+  // Mounted credentials are read now (they may have changed since the config was loaded, e.g. before
+  // a restart after a stop), and their version first, so a change after the read is not missed.
+  const credentialFiles = Object.values(CREDENTIAL_FILES);
+  const credentialsVersion = config.credentialsDir ? volumeVersion(config.credentialsDir, credentialFiles) : undefined;
+  if (config.credentialsDir) config = { ...config, ...readCredentials(config.credentialsDir, config.requireAuth) };
+  const tlsDir = config.tlsFiles && dirname(config.tlsFiles.cert);
+  const tlsNames = config.tlsFiles ? [relative(tlsDir!, config.tlsFiles.cert), relative(tlsDir!, config.tlsFiles.key)] : [];
+  const tlsVersion = tlsDir ? volumeVersion(tlsDir, tlsNames) : undefined;
+  if (config.tlsFiles) config = { ...config, tls: readTls(config.tlsFiles) };
+  // Grows by the rotated credentials (never shrinks: an old token stays out of the logs too).
+  const secrets = configSecrets(config);
+  const log = createLogger({ level: config.logLevel, secrets, destination: opts.logDestination });
   const ownsFlux = !opts.flux;
   const flux = opts.flux ?? new FluxClient({ uri: fluxUriFor(config), maxMessageBytes: config.maxMessageBytes });
   const shutdown = new AbortController();
@@ -128,6 +141,22 @@ export async function startSidecar(
       resolve();
     });
   });
+  const credentialsWatcher = config.credentialsDir
+    ? new VolumeWatcher(config.credentialsDir, credentialFiles, config.reloadPollMs, () => {
+      const next = readCredentials(config.credentialsDir!, config.requireAuth);
+      for (const secret of [next.token, next.secretKey]) if (secret && !secrets.includes(secret)) secrets.push(secret);
+      deps.auth.rotate(next);
+      log.info({ user: next.user, dir: config.credentialsDir }, "credentials reloaded: only the new ones are accepted, earlier access tokens ended");
+    }, log, credentialsVersion)
+    : undefined;
+  const tlsWatcher = config.tlsFiles && "setSecureContext" in server
+    ? new VolumeWatcher(tlsDir!, tlsNames, config.reloadPollMs, () => {
+      const next = readTls(config.tlsFiles!);
+      // Throws on a key that does not match the certificate: the watcher logs it and the old pair stays.
+      (server as import("node:https").Server).setSecureContext({ cert: next.cert, key: next.key });
+      log.info({ cert: config.tlsFiles!.cert }, "TLS certificate reloaded: new connections get it");
+    }, log, tlsVersion)
+    : undefined;
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `${config.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -137,6 +166,8 @@ export async function startSidecar(
   function close(): Promise<void> {
     closing ??= (async () => {
       log.info("shutting down");
+      credentialsWatcher?.stop();
+      tlsWatcher?.stop();
       shutdown.abort();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections become idle as their last response ends (streams end on the

@@ -15,6 +15,8 @@ export function deployGke(cfg: GkeConfig, inputs: ProgramInputs): StackOutputs {
     releaseChannel: cfg.releaseChannel,
     nodePort: cfg.nodePort,
     allowedCidrs: cfg.allowedCidrs,
+    // The workspace claim the program makes needs a ReadWriteMany class: GKE's are Filestore's.
+    filestoreCsiDriver: cfg.workspace.kind === "storageClass",
   });
   if (cfg.insecureHttp) warnInsecureHttp(cfg.cloud);
   // Clients connect to the node's IP, so the certificate names that IP.

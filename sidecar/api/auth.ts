@@ -12,7 +12,7 @@
 import { createHmac, hkdfSync, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { stringifySetCookie } from "cookie";
 import { SignJWT, jwtVerify } from "jose";
-import type { SidecarConfig } from "../config";
+import type { Credentials, SidecarConfig } from "../config";
 import { ApiError } from "./errors";
 import { clientKey } from "./address";
 import type { ApiRequest } from "./http";
@@ -80,7 +80,9 @@ export class Auth {
   readonly limiter: FailureLimiter;
   private accessKey: Uint8Array;
   private readonly compareKey = randomBytes(32);
-  private readonly requestKey: Uint8Array | undefined;
+  private requestKey: Uint8Array | undefined;
+  /** The account; replaced as a whole by rotate(). */
+  private credentials: Credentials;
   private readonly verified = new Map<string, { user: string; jti: string; expiresAt: number }>();
   /** jti -> expiry (ms) of tokens ended by a logout. */
   private readonly revoked = new Map<string, number>();
@@ -90,24 +92,47 @@ export class Auth {
     private readonly now: () => number = Date.now,
   ) {
     this.limiter = new FailureLimiter(config.authMaxFailures, config.authWindowSeconds * 1000, now);
+    this.credentials = { user: config.user, token: config.token, secretKey: config.secretKey };
     this.accessKey = this.newAccessKey();
-    this.requestKey = config.secretKey ? new TextEncoder().encode(config.secretKey) : undefined;
+    this.requestKey = this.newRequestKey();
   }
 
   private newAccessKey(): Uint8Array {
-    const ikm = this.config.secretKey ?? randomBytes(32).toString("hex");
+    const ikm = this.credentials.secretKey ?? randomBytes(32).toString("hex");
     return new Uint8Array(hkdfSync("sha256", ikm, randomBytes(32), "flux-sidecar access token v1", 32));
   }
 
-  get loginConfigured(): boolean {
-    return Boolean(this.config.token);
+  private newRequestKey(): Uint8Array | undefined {
+    return this.credentials.secretKey ? new TextEncoder().encode(this.credentials.secretKey) : undefined;
   }
 
-  /** Constant-time check of user and token against FLUX_USER / FLUX_TOKEN. */
+  /** The account's user name. */
+  get user(): string {
+    return this.credentials.user;
+  }
+
+  /**
+   * New credentials (a rotated Secret): from now on only they are accepted, and every access token
+   * and session issued before ends, since a rotation usually means the old ones may be known.
+   */
+  rotate(credentials: Credentials): void {
+    this.credentials = { ...credentials };
+    this.accessKey = this.newAccessKey();
+    this.requestKey = this.newRequestKey();
+    this.verified.clear();
+    this.revoked.clear();
+  }
+
+  get loginConfigured(): boolean {
+    return Boolean(this.credentials.token);
+  }
+
+  /** Constant-time check of user and token against the account (FLUX_USER / FLUX_TOKEN). */
   checkCredentials(user: unknown, token: unknown): boolean {
-    if (!this.config.token || typeof user !== "string" || typeof token !== "string") return false;
-    const userOk = this.equal(user, this.config.user);
-    const tokenOk = this.equal(token, this.config.token);
+    const expected = this.credentials;
+    if (!expected.token || typeof user !== "string" || typeof token !== "string") return false;
+    const userOk = this.equal(user, expected.user);
+    const tokenOk = this.equal(token, expected.token);
     return userOk && tokenOk;
   }
 
@@ -140,7 +165,7 @@ export class Auth {
     }
     try {
       const { payload } = await jwtVerify(token, this.accessKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) });
-      if (payload.scope !== ACCESS_SCOPE || payload.sub !== this.config.user || typeof payload.exp !== "number") return undefined;
+      if (payload.scope !== ACCESS_SCOPE || payload.sub !== this.credentials.user || typeof payload.exp !== "number") return undefined;
       if (payload.jti === undefined || this.revoked.has(payload.jti)) return undefined;
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
       this.verified.set(token, { user: payload.sub, jti: payload.jti, expiresAt: payload.exp * 1000 });

@@ -1,16 +1,18 @@
 /** The pure builders (manifests, policies, kubeconfigs), tested without Pulumi. */
 import { strict as assert } from "node:assert";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER, isPinnedManifestUrl, operatorObjects } from "../../components/flux-operator.build";
+import { DROPPED_OBJECTS, FLUX_OPERATOR, REMOVED_PROXY_CONTAINER, isPinnedManifestUrl, operatorObjects } from "../../components/flux-operator.build";
 import {
-  CREDENTIALS_SECRET, MiniClusterInput, SIDECAR_COMMAND, SIDECAR_CONTAINER, SIDECAR_PORT, TLS_SECRET,
-  buildCredentialsSecret, buildMiniCluster, buildSidecarConfigMap, leadBrokerSelector, operatorRuleViolations,
-  sidecarConfigMapName,
+  CREDENTIALS_MOUNT_PATH, CREDENTIALS_SECRET, MiniClusterInput, SIDECAR_COMMAND, SIDECAR_CONFIGMAP, SIDECAR_CONTAINER,
+  SIDECAR_MOUNT_PATH, SIDECAR_PORT, SIDECAR_WORKDIR, TLS_MOUNT_PATH, TLS_SECRET, WORKSPACE_CLAIM_PATH, WORKSPACE_VOLUME,
+  buildCredentialsSecret, buildMiniCluster, buildSidecarConfigMap, buildWorkspaceClaim, leadBrokerSelector,
+  operatorMounts, operatorRuleViolations, workspaceClaimName, workspacePath,
 } from "../../components/minicluster.build";
+import { CREDENTIAL_FILES, RELOAD_EXIT_CODE } from "../../sidecar/mounts";
 import {
   HEALTH_CHECK_PATH, SERVICE_NAME, albAnnotations, buildAlbIngress, buildService, clientCommand, endpointUrl,
 } from "../../components/restful-endpoint.build";
@@ -29,42 +31,43 @@ const base: MiniClusterInput = {
   operator: FLUX_OPERATOR,
   sidecarImage: "node:20-bookworm-slim",
   viewImage: FLUX_OPERATOR.viewImage,
-  bundle: "console.log(1)",
   hasGpus: false,
   tokenExpiresMinutes: 600,
   tls: false,
 };
+const CLAIM: MiniClusterInput = { ...base, workspace: { kind: "claim", claimName: "shared-rwx" } };
 
 describe("infra builders: MiniCluster", () => {
   const mc = buildMiniCluster(base);
   const sidecar = mc.spec.containers.find((c) => c.name === SIDECAR_CONTAINER)!;
 
   it("passes the operator's rules: one runFlux container, a named sidecar, volume key = configMapName, maxSize >= size", () => {
-    assert.deepEqual(operatorRuleViolations(mc), []);
+    for (const input of [base, CLAIM, { ...base, tls: true }, { ...CLAIM, tls: true }]) assert.deepEqual(operatorRuleViolations(buildMiniCluster(input)), []);
     assert.equal(mc.spec.containers.filter((c) => c.runFlux).length, 1);
     assert.ok(sidecar && !sidecar.runFlux);
-    const [key, volume] = Object.entries(sidecar.volumes!)[0];
-    assert.equal(key, volume.configMapName);
-    assert.equal(volume.configMapName, sidecarConfigMapName(base.bundle));
+    assert.equal(sidecar.volumes![SIDECAR_CONFIGMAP].configMapName, SIDECAR_CONFIGMAP);
     assert.ok(mc.spec.maxSize >= mc.spec.size);
   });
 
   it("uses only fields the v1alpha2 CRD defines (the API server would silently drop others)", () => {
-    // Field names read from the CRD of the pinned release (flux-framework.org_miniclusters.yaml).
+    // Field names read from the pinned release's api/v1alpha2/minicluster_types.go (json tags).
     const specFields = ["size", "maxSize", "minSize", "interactive", "network", "logging", "flux", "containers", "pod", "tasks"];
-    const containerFields = ["name", "image", "runFlux", "command", "environment", "secrets", "volumes", "ports", "resources"];
+    const containerFields = ["name", "image", "runFlux", "workingDir", "commands", "command", "environment", "secrets", "volumes", "ports", "resources"];
+    const commandsFields = ["prefix", "script", "init", "pre", "post", "workerPre", "brokerPre", "servicePre"];
     const volumeFields = ["configMapName", "secretName", "path", "readOnly", "items", "claimName", "emptyDir", "hostPath"];
-    const withTls = buildMiniCluster({ ...base, tls: true });
-    assert.deepEqual(Object.keys(withTls.spec).filter((k) => !specFields.includes(k)), []);
-    assert.deepEqual(Object.keys(withTls.spec.network), ["headlessName"]);
-    assert.deepEqual(Object.keys(withTls.spec.flux).sort(), ["container", "noWaitSocket"]);
-    for (const c of withTls.spec.containers) {
-      assert.deepEqual(Object.keys(c).filter((k) => !containerFields.includes(k)), []);
-      for (const v of Object.values(c.volumes ?? {})) assert.deepEqual(Object.keys(v).filter((k) => !volumeFields.includes(k)), []);
-      for (const ref of Object.values(c.secrets ?? {})) assert.deepEqual(Object.keys(ref).sort(), ["key", "name"]);
-      for (const value of Object.values(c.environment ?? {})) assert.equal(typeof value, "string");
+    for (const input of [{ ...base, tls: true }, { ...CLAIM, tls: true }]) {
+      const m = buildMiniCluster(input);
+      assert.deepEqual(Object.keys(m.spec).filter((k) => !specFields.includes(k)), []);
+      assert.deepEqual(Object.keys(m.spec.network), ["headlessName"]);
+      assert.deepEqual(Object.keys(m.spec.flux).sort(), ["container", "noWaitSocket"]);
+      for (const c of m.spec.containers) {
+        assert.deepEqual(Object.keys(c).filter((k) => !containerFields.includes(k)), []);
+        assert.deepEqual(Object.keys(c.commands ?? {}).filter((k) => !commandsFields.includes(k)), []);
+        for (const v of Object.values(c.volumes ?? {})) assert.deepEqual(Object.keys(v).filter((k) => !volumeFields.includes(k)), []);
+        for (const value of Object.values(c.environment ?? {})) assert.equal(typeof value, "string");
+      }
+      assert.ok(Number.isInteger(m.spec.size) && Number.isInteger(m.spec.maxSize));
     }
-    assert.ok(Number.isInteger(withTls.spec.size) && Number.isInteger(withTls.spec.maxSize));
   });
 
   it("reports each broken rule", () => {
@@ -72,28 +75,46 @@ describe("infra builders: MiniCluster", () => {
     broken.spec.maxSize = 2;
     broken.spec.containers[1].runFlux = true;
     broken.spec.containers.push({ image: "busybox:1" });
-    broken.spec.containers[1].volumes = { other: { configMapName: "bundle", path: "/x" } };
+    broken.spec.containers[1].volumes = { other: { configMapName: "bundle", path: "/x" }, data: { claimName: "c" } };
     broken.spec.containers[1].environment = { FLUX_TOKEN: "leaked" };
+    broken.spec.containers[1].secrets = { FLUX_SECRET_KEY: { name: "s", key: "k" } };
     const problems = operatorRuleViolations(broken).join("\n");
     assert.match(problems, /maxSize \(2\) must be >= spec.size \(4\)/);
     assert.match(problems, /exactly one container must have runFlux: true, found 2/);
     assert.match(problems, /containers\[2\] runs without Flux and needs a name/);
     assert.match(problems, /key "other" must equal its configMapName "bundle"/);
     assert.match(problems, /FLUX_TOKEN in plain environment/);
+    assert.match(problems, /takes FLUX_SECRET_KEY from a Secret into its environment/);
+    assert.match(problems, /key "data" has a claimName and needs a path/);
   });
 
-  it("gives the sidecar its credentials only through secret references", () => {
-    for (const env of ["FLUX_USER", "FLUX_TOKEN", "FLUX_SECRET_KEY"]) {
-      assert.equal(sidecar.secrets![env].name, CREDENTIALS_SECRET);
-      assert.ok(!(env in sidecar.environment!));
-    }
+  it("reports a volume named in two containers: operator 0.2.1 would mount it twice in the later one", () => {
+    const twice = structuredClone(buildMiniCluster(CLAIM));
+    twice.spec.containers[1].volumes![WORKSPACE_VOLUME] = twice.spec.containers[0].volumes![WORKSPACE_VOLUME];
+    assert.deepEqual(operatorRuleViolations(twice), [`containers[1] would mount ${WORKSPACE_CLAIM_PATH} twice (operator 0.2.1 passes each container's volumes on to the ones after it)`]);
+  });
+
+  it("mounts the credentials Secret as files in the sidecar only, never as environment", () => {
+    assert.equal(sidecar.secrets, undefined);
+    for (const env of ["FLUX_USER", "FLUX_TOKEN", "FLUX_SECRET_KEY"]) assert.ok(!(env in sidecar.environment!));
+    assert.deepEqual(sidecar.volumes![CREDENTIALS_SECRET], { secretName: CREDENTIALS_SECRET, path: CREDENTIALS_MOUNT_PATH, readOnly: true });
+    assert.equal(sidecar.environment!.FLUX_CREDENTIALS_DIR, CREDENTIALS_MOUNT_PATH);
     const secret = buildCredentialsSecret("ns", { user: "u", token: "t0k3n", secretKey: "k3y" });
-    assert.deepEqual(Object.keys(secret.stringData).sort(), Object.values(sidecar.secrets!).map((s) => s.key).sort());
+    assert.deepEqual(Object.keys(secret.stringData).sort(), Object.values(CREDENTIAL_FILES).sort(), "the Secret's keys are the file names the sidecar reads");
+    // The operator's mounts: the broker's container (where jobs run) has none of the sidecar's volumes.
+    for (const input of [base, CLAIM, { ...CLAIM, tls: true }]) {
+      const m = buildMiniCluster(input);
+      const [broker, restful] = operatorMounts(m, FLUX_OPERATOR.viewBase).map((mounts) => mounts.map((x) => x.mountPath));
+      assert.ok(!broker.some((p) => [CREDENTIALS_MOUNT_PATH, TLS_MOUNT_PATH, SIDECAR_MOUNT_PATH].includes(p)), broker.join(" "));
+      assert.ok(restful.includes(CREDENTIALS_MOUNT_PATH) && restful.includes(SIDECAR_MOUNT_PATH));
+    }
   });
 
   it("sets the sidecar's environment from the inputs and the pinned operator's socket", () => {
     assert.deepEqual(sidecar.environment, {
-      FLUX_REQUIRE_AUTH: "true", FLUX_NUMBER_NODES: "4", FLUX_HAS_GPUS: "false", FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "600",
+      FLUX_REQUIRE_AUTH: "true", FLUX_CREDENTIALS_DIR: CREDENTIALS_MOUNT_PATH, FLUX_BUNDLE_FILE: "/opt/flux-restful/sidecar.js",
+      FLUX_WORKSPACE: "/mnt/flux/workspace",
+      FLUX_NUMBER_NODES: "4", FLUX_HAS_GPUS: "false", FLUX_ACCESS_TOKEN_EXPIRES_MINUTES: "600",
       FLUX_URI: FLUX_OPERATOR.brokerUri, HOST: "0.0.0.0", PORT: String(SIDECAR_PORT), FLUX_RESTART_ON_STOP: "true",
       MALLOC_ARENA_MAX: "1", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_TRIM_THRESHOLD_: "131072",
     });
@@ -114,40 +135,121 @@ describe("infra builders: MiniCluster", () => {
     assert.match(tls.environment!.FLUX_TLS_KEY_FILE, /tls\.key$/);
   });
 
-  it("is named after its spec: a new bundle or size gives a new name, the same inputs the same name", () => {
+  it("is named after its spec, which holds neither the bundle nor the credentials", () => {
     assert.equal(buildMiniCluster(base).metadata.name, mc.metadata.name);
-    assert.notEqual(buildMiniCluster({ ...base, bundle: "console.log(2)" }).metadata.name, mc.metadata.name);
+    assert.ok(!JSON.stringify(mc).includes("console.log"), "no bundle text or hash in the spec");
     assert.notEqual(buildMiniCluster({ ...base, size: 3 }).metadata.name, mc.metadata.name);
+    assert.notEqual(buildMiniCluster(CLAIM).metadata.name, mc.metadata.name, "another workspace is another MiniCluster");
     assert.equal(mc.spec.network.headlessName, mc.metadata.name);
     assert.match(mc.metadata.name, /^flux-[0-9a-f]{10}$/);
   });
 
-  it("keeps the bundle in an immutable ConfigMap under the mounted key", () => {
-    const cm = buildSidecarConfigMap("ns", base.bundle);
-    assert.equal(cm.immutable, true);
-    assert.equal(cm.data["sidecar.js"], base.bundle);
-    assert.equal(cm.metadata.name, Object.keys(sidecar.volumes!)[0]);
+  it("keeps the bundle under a fixed name in a mutable ConfigMap, mounted as a directory (updates reach the pod)", () => {
+    const cm = buildSidecarConfigMap("ns", "console.log(1)");
+    assert.equal(cm.metadata.name, SIDECAR_CONFIGMAP);
+    assert.equal(buildSidecarConfigMap("ns", "console.log(2)").metadata.name, SIDECAR_CONFIGMAP);
+    assert.ok(!("immutable" in cm), "an immutable ConfigMap could only be replaced");
+    assert.equal(cm.data["sidecar.js"], "console.log(1)");
+    assert.deepEqual(sidecar.volumes![SIDECAR_CONFIGMAP].items, { "sidecar.js": "sidecar.js" });
+    assert.equal(sidecar.environment!.FLUX_BUNDLE_FILE, `${sidecar.volumes![SIDECAR_CONFIGMAP].path}/sidecar.js`);
+  });
+
+  describe("the workspace", () => {
+    it("is by default a directory of the operator's view emptyDir, shared by both containers of each pod", () => {
+      assert.equal(sidecar.environment!.FLUX_WORKSPACE, `${FLUX_OPERATOR.viewBase}/workspace`);
+      for (const mounts of operatorMounts(mc, FLUX_OPERATOR.viewBase)) {
+        assert.deepEqual(mounts.find((m) => m.mountPath === FLUX_OPERATOR.viewBase), { name: "flux-view", mountPath: FLUX_OPERATOR.viewBase, readOnly: false });
+      }
+      assert.equal(mc.spec.containers[0].volumes, undefined);
+    });
+
+    it("with a claim: declared on the broker's container, mounted at /workspace in both (one pod volume)", () => {
+      const m = buildMiniCluster(CLAIM);
+      assert.deepEqual(m.spec.containers[0].volumes, { [WORKSPACE_VOLUME]: { claimName: "shared-rwx", path: WORKSPACE_CLAIM_PATH } });
+      assert.ok(!(WORKSPACE_VOLUME in m.spec.containers[1].volumes!), "named once: the operator passes it on");
+      const mounts = operatorMounts(m, FLUX_OPERATOR.viewBase);
+      for (const container of mounts) {
+        assert.deepEqual(container.filter((x) => x.name === WORKSPACE_VOLUME), [{ name: WORKSPACE_VOLUME, mountPath: WORKSPACE_CLAIM_PATH, readOnly: false }]);
+      }
+      assert.equal(m.spec.containers[1].environment!.FLUX_WORKSPACE, WORKSPACE_CLAIM_PATH);
+      assert.equal(workspacePath(FLUX_OPERATOR, { kind: "claim", claimName: "x" }), WORKSPACE_CLAIM_PATH);
+    });
+
+    it("made by the program: a ReadWriteMany claim named after its storage class", () => {
+      const claim = buildWorkspaceClaim("ns", workspaceClaimName("standard-rwx"), "standard-rwx", "1Ti");
+      assert.deepEqual(claim.spec, { accessModes: ["ReadWriteMany"], storageClassName: "standard-rwx", resources: { requests: { storage: "1Ti" } } });
+      assert.match(claim.metadata.name, /^flux-restful-workspace-[0-9a-f]{8}$/);
+      assert.notEqual(workspaceClaimName("efs-sc"), claim.metadata.name);
+    });
+  });
+
+  describe("the operator wrapper's cost in the sidecar container", () => {
+    it("gives it an empty, writable working directory (the wrapper runs `find $viewroot .` and writes ./flux-view.sh there)", () => {
+      assert.equal(sidecar.workingDir, SIDECAR_WORKDIR);
+      assert.ok(path.isAbsolute(SIDECAR_WORKDIR) && path.resolve(SIDECAR_WORKDIR) !== path.resolve("/"));
+      const mounts = operatorMounts(mc, FLUX_OPERATOR.viewBase)[1];
+      assert.ok(!mounts.some((m) => SIDECAR_WORKDIR === m.mountPath || SIDECAR_WORKDIR.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)),
+        "not inside any mounted volume (the read-only ones, or the shared view)");
+    });
+
+    it("links /opt/software to the view's tree before the wrapper copies it", () => {
+      assert.equal(sidecar.commands!.init, `[ -e /opt/software ] || ln -s ${FLUX_OPERATOR.viewBase}/software /opt/software`);
+      assert.equal(mc.spec.containers[0].commands, undefined, "the broker's wrapper is left as it is");
+    });
   });
 
   describe("the sidecar command (run by bash, as the operator's wrapper does)", () => {
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), "sidecar-cmd-"));
-    for (const tool of ["node", "sleep"]) {
-      fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*"\n`, { mode: 0o755 });
-    }
-    const run = (index: string) => execFileSync("bash", ["--norc", "--noprofile", "-c", SIDECAR_COMMAND], {
-      env: { PATH: `${bin}:/usr/bin:/bin`, JOB_COMPLETION_INDEX: index, LD_LIBRARY_PATH: "/mnt/flux/view/lib" },
-    }).toString().trim();
+    const log = path.join(bin, "runs");
+    // A stand-in node: logs its arguments, then exits with the next status listed in $STATUSES.
+    fs.writeFileSync(path.join(bin, "node"), [
+      "#!/bin/sh",
+      `echo "node $*" >> ${log}`,
+      `n=$(wc -l < ${log})`,
+      `exit $(echo $STATUSES | cut -d' ' -f$n)`,
+    ].join("\n"), { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\necho \"sleep $*\"\n", { mode: 0o755 });
+    const run = (index: string, statuses = "0") => {
+      fs.rmSync(log, { force: true });
+      const result = spawnSync("bash", ["--norc", "--noprofile", "-c", SIDECAR_COMMAND], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, JOB_COMPLETION_INDEX: index, LD_LIBRARY_PATH: "/mnt/flux/view/lib", STATUSES: statuses },
+      });
+      return { status: result.status, stdout: result.stdout.toString().trim(), runs: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
+    };
+    const NODE = "node --max-semi-space-size=1 --max-old-space-size=128 --optimize-for-size --no-opt --no-maglev /opt/flux-restful/sidecar.js";
 
-    it("starts the sidecar on the lead broker (index 0)", () => {
-      assert.equal(run("0"), "node --max-semi-space-size=1 --max-old-space-size=128 --optimize-for-size --no-opt --no-maglev /opt/flux-restful/sidecar.js");
+    it("starts the sidecar on the lead broker (index 0), once when it exits 0", () => {
+      assert.deepEqual(run("0"), { status: 0, stdout: "", runs: [NODE] });
+    });
+
+    it(`starts it again, in the same container, each time it exits ${RELOAD_EXIT_CODE} (a new bundle), and ends with any other status`, () => {
+      assert.deepEqual(run("0", `${RELOAD_EXIT_CODE} ${RELOAD_EXIT_CODE} 0`), { status: 0, stdout: "", runs: [NODE, NODE, NODE] });
+      assert.deepEqual(run("0", `${RELOAD_EXIT_CODE} 3`), { status: 3, stdout: "", runs: [NODE, NODE] });
     });
 
     it("keeps the other pods alive without serving", () => {
-      assert.equal(run("1"), "sleep infinity");
-      assert.equal(run("12"), "sleep infinity");
+      assert.equal(run("1").stdout, "sleep infinity");
+      assert.equal(run("12").stdout, "sleep infinity");
     });
 
     for (const shell of ["sh", "bash"]) {
+      it(`passes SIGTERM to the lead's node and exits with its status at once (${shell})`, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sidecar-term-"));
+        // Exits 0 on TERM, as the sidecar does after its clean shutdown.
+        fs.writeFileSync(path.join(dir, "node"), `#!/bin/sh\ntrap 'echo got-term > ${dir}/term; exit 0' TERM\nsleep 30 & wait\n`, { mode: 0o755 });
+        const child = spawn(shell, ["-c", SIDECAR_COMMAND], { env: { PATH: `${dir}:/usr/bin:/bin`, JOB_COMPLETION_INDEX: "0" }, stdio: "ignore" });
+        const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal])));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(child.exitCode, null, "still running before the signal");
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        const [code, signal] = await exited;
+        clearTimeout(timer);
+        assert.deepEqual([code, signal], [0, null]);
+        assert.equal(fs.readFileSync(path.join(dir, "term"), "utf8"), "got-term\n", "node itself got the signal");
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
+
       it(`ends the other pods' container at once on SIGTERM, exit 0 (${shell}, the real sleep)`, async () => {
         const child = spawn(shell, ["-c", SIDECAR_COMMAND], { env: { PATH: "/usr/bin:/bin", JOB_COMPLETION_INDEX: "1" }, stdio: "ignore" });
         const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal])));
@@ -177,7 +279,10 @@ describe("infra builders: Flux Operator manifest", () => {
 
   it("drops the dead proxy container, pins the manager image, and leaves other objects alone", () => {
     const objects = operatorObjects(OPERATOR_MANIFEST);
-    assert.deepEqual(objects.map((o) => o.kind), ["Namespace", "CustomResourceDefinition", "Service", "Deployment"]);
+    assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata?.name}`), [
+      `Namespace/${FLUX_OPERATOR.namespace}`, `CustomResourceDefinition/${FLUX_OPERATOR.crdName}`,
+      "ClusterRole/operator-manager-role", `Deployment/${FLUX_OPERATOR.deploymentName}`,
+    ]);
     const containers = objects[3].spec.template.spec.containers;
     assert.deepEqual(containers.map((c: { name: string }) => c.name), ["manager"]);
     assert.ok(!JSON.stringify(objects).includes(REMOVED_PROXY_CONTAINER));
@@ -185,6 +290,14 @@ describe("infra builders: Flux Operator manifest", () => {
     assert.equal(containers[0].imagePullPolicy, "IfNotPresent");
     assert.deepEqual(containers[0].command, ["/manager"]);
     assert.deepEqual(objects[2], parse(OPERATOR_MANIFEST.split("---\n")[2]));
+  });
+
+  it("never applies what only served the proxy: the metrics Service (no endpoints without it), its roles", () => {
+    const all = OPERATOR_MANIFEST.split("---\n").map((doc) => parse(doc) as { kind: string; metadata: { name: string } });
+    const kept = operatorObjects(OPERATOR_MANIFEST).map((o) => `${o.kind}/${o.metadata?.name}`);
+    const dropped = all.map((o) => `${o.kind}/${o.metadata.name}`).filter((id) => !kept.includes(id));
+    assert.deepEqual(dropped.sort(), DROPPED_OBJECTS.map((d) => `${d.kind}/${d.name}`).sort());
+    assert.ok(dropped.includes("Service/operator-controller-manager-metrics-service"));
   });
 
   it("rejects a manifest that is not the operator's", () => {

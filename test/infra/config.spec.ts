@@ -110,6 +110,19 @@ describe("infra config", () => {
     rejects(gke({ "flux-restful:insecureHttp": "maybe" }), "flux-restful:insecureHttp", /true or false/);
   });
 
+  it("puts the workspace in each pod by default, or on a ReadWriteMany claim: yours, or one made from a storage class", () => {
+    assert.deepEqual(parseConfig(gke(), "s").workspace, { kind: "emptyDir" });
+    assert.deepEqual(parseConfig(gke({ "flux-restful:workspaceClaim": "shared" }), "s").workspace, { kind: "claim", claimName: "shared" });
+    assert.deepEqual(parseConfig(eks({ "flux-restful:workspaceStorageClass": "efs-sc" }), "s").workspace,
+      { kind: "storageClass", storageClass: "efs-sc", size: "1Ti" });
+    assert.deepEqual(parseConfig(gke({ "flux-restful:workspaceStorageClass": "standard-rwx", "flux-restful:workspaceSize": "2560Gi" }), "s").workspace,
+      { kind: "storageClass", storageClass: "standard-rwx", size: "2560Gi" });
+    rejects(gke({ "flux-restful:workspaceClaim": "a", "flux-restful:workspaceStorageClass": "b" }), "flux-restful:workspaceStorageClass", /contradicts flux-restful:workspaceClaim/);
+    assert.deepEqual(parseConfig(gke({ "flux-restful:workspaceSize": "2Ti" }), "s").workspace, { kind: "emptyDir" }, "a size alone changes nothing");
+    rejects(gke({ "flux-restful:workspaceStorageClass": "x", "flux-restful:workspaceSize": "lots" }), "flux-restful:workspaceSize", /a storage size such as 1Ti/);
+    rejects(gke({ "flux-restful:workspaceClaim": "Not_A_Name" }), "flux-restful:workspaceClaim", /PersistentVolumeClaim/);
+  });
+
   it("checks CIDRs for both address families", () => {
     for (const ok of ["0.0.0.0/0", "203.0.113.7/32", "2001:db8::/48", "::/0"]) assert.ok(isCidr(ok), ok);
     for (const bad of ["203.0.113.7", "300.0.0.0/8", "10.0.0.0/x", "2001:db8::/129", ""]) assert.ok(!isCidr(bad), bad);

@@ -17,6 +17,31 @@ spec:
   names: { kind: MiniCluster, plural: miniclusters }
   scope: Namespaced
 ---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: operator-manager-role
+rules: [{ apiGroups: [flux-framework.org], resources: [miniclusters], verbs: [get, list, watch] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: operator-metrics-reader
+rules: [{ nonResourceURLs: [/metrics], verbs: [get] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: operator-proxy-role
+rules: [{ apiGroups: [authentication.k8s.io], resources: [tokenreviews], verbs: [create] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: operator-proxy-rolebinding
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: operator-proxy-role }
+subjects: [{ kind: ServiceAccount, name: operator-controller-manager, namespace: ${r.namespace} }]
+---
 apiVersion: v1
 kind: Service
 metadata:

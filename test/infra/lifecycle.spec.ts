@@ -5,7 +5,9 @@
  * - pulumi-kubernetes DiffConfig: while `clusterIdentifier` is present and unchanged, no provider
  *   config change replaces the provider, so no object using it is replaced;
  * - the engine: `deleteBeforeReplace` deletes the old object before creating its replacement;
- *   `ignoreChanges` diffs the listed inputs against their old values.
+ *   `ignoreChanges` diffs the listed inputs against their old values;
+ * - pulumi-kubernetes 4.34 forceNewProperties (provider/pkg/provider/diff.go): which changed inputs
+ *   make the provider answer "replace" rather than "update" (modelled in `forceNewPaths` below).
  */
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
@@ -89,6 +91,56 @@ const rotatedEks: Fakes = {
 
 /** Each cloud's rotation, and the new server it puts in the kubeconfig. */
 const ROTATIONS = [["gke", rotatedGke, "https://203.0.113.99"], ["eks", rotatedEks, "https://ROTATED.gr7.us-east-2.eks.amazonaws.com"]] as const;
+
+const T = {
+  secret: "kubernetes:core/v1:Secret",
+  configMap: "kubernetes:core/v1:ConfigMap",
+  claim: "kubernetes:core/v1:PersistentVolumeClaim",
+  miniCluster: "kubernetes:flux-framework.org/v1alpha2:MiniCluster",
+  service: "kubernetes:core/v1:Service",
+};
+
+/**
+ * The inputs whose change makes pulumi-kubernetes 4.34 replace an object of the kinds the program
+ * declares (diff.go, forceNewProperties): the name and namespace of any object; a Secret's type and
+ * data unless the provider has enableSecretMutable and the Secret is not immutable; a ConfigMap's data
+ * unless enableConfigMapMutable, likewise; a claim's access modes, selector, class and volume. Custom
+ * resources (the MiniCluster) have none but the name and namespace.
+ */
+function forceNewPaths(type: string, inputs: Record<string, any>, provider: Record<string, any>): string[] {
+  const paths = ["metadata.name", "metadata.namespace"];
+  const mutable = (flag: string) => String(provider[flag]) === "true" && inputs.immutable !== true;
+  if (type === T.secret && !mutable("enableSecretMutable")) paths.push("type", "stringData", "data");
+  if (type === T.configMap && !mutable("enableConfigMapMutable")) paths.push("binaryData", "data");
+  if (type === T.claim) paths.push("spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeName");
+  return paths;
+}
+
+const at = (value: any, dotted: string) => dotted.split(".").reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), value);
+
+type Step = "same" | "update" | "replace" | "create" | "delete";
+
+/** What the engine would do to each Kubernetes object between two runs, by the provider's rule above. */
+function steps(before: Evaluation, after: Evaluation): Record<string, Step> {
+  const objects = (ev: Evaluation) => new Map(declared(ev).resources.filter((r) => r.type.startsWith("kubernetes:")).map((r) => [`${r.type.split(":").pop()} ${r.name}`, r]));
+  const [old, now] = [objects(before), objects(after)];
+  const provider = declared(after).resources.find((r) => r.type === PROVIDER)!.inputs;
+  const result: Record<string, Step> = {};
+  for (const [key, r] of now) {
+    const was = old.get(key);
+    if (!was) result[key] = "create";
+    else if (JSON.stringify(was.inputs) === JSON.stringify(r.inputs)) result[key] = "same";
+    else {
+      const replaced = forceNewPaths(r.type, r.inputs, provider).some((p) => JSON.stringify(at(was.inputs, p)) !== JSON.stringify(at(r.inputs, p)));
+      result[key] = replaced ? "replace" : "update";
+    }
+  }
+  for (const key of old.keys()) if (!now.has(key)) result[key] = "delete";
+  return result;
+}
+
+/** Only the objects that change. */
+const changed = (all: Record<string, Step>) => Object.fromEntries(Object.entries(all).filter(([, step]) => step !== "same"));
 
 const PINNED = { "flux-restful:kubeContext": "kind-dev" };
 /** The same file after `kubectl config use-context prod`. */
@@ -187,6 +239,9 @@ describe("infra lifecycle (mocked)", function () {
       const ev = await evaluate("gke", {}, { "flux-restful:tlsCertificate": "CERT", "flux-restful:tlsKey": "KEY" });
       assertReplacedDeleteFirst(ev, ["Namespace", "Secret", "ConfigMap", "MiniCluster", "Service"]);
       assertFollowNamespace(ev);
+      const withClaim = await evaluate("gke", { "flux-restful:workspaceStorageClass": "standard-rwx" });
+      assertReplacedDeleteFirst(withClaim, ["Namespace", "Secret", "ConfigMap", "MiniCluster", "Service", "PersistentVolumeClaim"]);
+      assertFollowNamespace(withClaim);
     });
 
     it("delete every object the program names before creating its replacement (eks: also the Ingress and the controller's release)", async () => {
@@ -200,6 +255,72 @@ describe("infra lifecycle (mocked)", function () {
       const args = { type: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name: "crd", props: { a: 1 }, opts: { provider }, custom: true };
       const result = await replaceDeleteFirst(args as pulumi.ResourceTransformArgs);
       assert.deepEqual(result, { props: { a: 1 }, opts: { provider, deleteBeforeReplace: true } });
+    });
+  });
+
+  describe("upgrades", () => {
+    let first: Evaluation;
+    before(async () => { first = await evaluate("gke"); });
+
+    it("a new sidecar bundle updates the ConfigMap in place and nothing else: the MiniCluster and its jobs stay", async () => {
+      const later = await evaluate("gke", {}, {}, { bundlePath: tempFile("next-sidecar.js", "// the next build\n") });
+      assert.deepEqual(changed(steps(first, later)), { "ConfigMap flux-sidecar": "update" });
+    });
+
+    it("rotated credentials update the Secret in place and nothing else", async () => {
+      const rotated = await evaluate("gke", {}, { "flux-restful:fluxToken": "rotated-token", "flux-restful:fluxSecretKey": "rotated-key" });
+      assert.deepEqual(changed(steps(first, rotated)), { "Secret flux-credentials": "update" });
+      const again = await evaluate("gke", {}, { "flux-restful:fluxToken": "rotated-again", "flux-restful:fluxSecretKey": "rotated-key" });
+      assert.deepEqual(changed(steps(rotated, again)), { "Secret flux-credentials": "update" });
+    });
+
+    it("a renewed TLS certificate updates its Secret in place", async () => {
+      const tls = (cert: string) => ({ "flux-restful:tlsCertificate": cert, "flux-restful:tlsKey": "KEY" });
+      const [one_, two] = [await evaluate("gke", {}, tls("CERT-1")), await evaluate("gke", {}, tls("CERT-2"))];
+      assert.deepEqual(changed(steps(one_, two)), { "Secret flux-tls": "update" });
+    });
+
+    it("a change the operator ignores on a running MiniCluster replaces it (a new name: the preview says replace), delete-first", async () => {
+      const bigger = await evaluate("gke", { "flux-restful:size": "3", "flux-restful:nodeCount": "4" });
+      const smaller = await evaluate("gke", { "flux-restful:size": "2", "flux-restful:nodeCount": "4" });
+      // The Service follows the new MiniCluster's pods (its selector names the Job).
+      assert.deepEqual(changed(steps(bigger, smaller)), { "MiniCluster flux-minicluster": "replace", "Service api-service": "update" });
+      assert.equal(smaller.options.find((o) => o.type === T.miniCluster)!.deleteBeforeReplace, true);
+      const otherView = await evaluate("gke", { "flux-restful:fluxViewImage": "ghcr.io/converged-computing/flux-view-rocky:tag-8" });
+      assert.equal(steps(first, otherView)["MiniCluster flux-minicluster"], "replace");
+    });
+
+    it("a workspace claim made from a storage class: created, and the MiniCluster replaced to mount it; another class is another claim", async () => {
+      const rwx = await evaluate("gke", { "flux-restful:workspaceStorageClass": "standard-rwx" });
+      assert.deepEqual(changed(steps(first, rwx)), {
+        "PersistentVolumeClaim flux-workspace": "create", "MiniCluster flux-minicluster": "replace", "Service api-service": "update",
+      });
+      const grown = await evaluate("gke", { "flux-restful:workspaceStorageClass": "standard-rwx", "flux-restful:workspaceSize": "2Ti" });
+      assert.deepEqual(changed(steps(rwx, grown)), { "PersistentVolumeClaim flux-workspace": "update" }, "a bigger claim is expanded in place");
+      const other = await evaluate("gke", { "flux-restful:workspaceStorageClass": "premium-rwx" });
+      assert.equal(steps(rwx, other)["PersistentVolumeClaim flux-workspace"], "replace");
+      assert.equal(steps(rwx, other)["MiniCluster flux-minicluster"], "replace", "its pods no longer hold the old claim");
+    });
+
+    it("the rule itself: without the providers' mutable settings the same changes would replace", () => {
+      const provider = {};
+      assert.ok(forceNewPaths(T.configMap, {}, provider).includes("data"));
+      assert.ok(forceNewPaths(T.secret, {}, provider).includes("stringData"));
+      const mutable = { enableConfigMapMutable: "true", enableSecretMutable: "true" };
+      assert.ok(!forceNewPaths(T.configMap, {}, mutable).includes("data"));
+      assert.ok(forceNewPaths(T.configMap, { immutable: true }, mutable).includes("data"), "an immutable ConfigMap is always replaced");
+      for (const ev of [first]) {
+        const providerInputs = one(ev.resources, PROVIDER).inputs;
+        assert.equal(String(providerInputs.enableConfigMapMutable), "true");
+        assert.equal(String(providerInputs.enableSecretMutable), "true");
+      }
+    });
+
+    it("every stack's provider allows in-place updates of ConfigMaps and Secrets", async () => {
+      for (const ev of [await evaluate("eks"), await evaluateLocal(TWO_CONTEXT_KUBECONFIG)]) {
+        const providerInputs = one(ev.resources, PROVIDER).inputs;
+        assert.deepEqual([String(providerInputs.enableConfigMapMutable), String(providerInputs.enableSecretMutable)], ["true", "true"]);
+      }
     });
   });
 

@@ -55,6 +55,20 @@ describe("infra plan script", function () {
     assert.doesNotMatch(yaml, GENERATED);
   });
 
+  it("shows the workspace objects: a claim made from a storage class, mounted by the MiniCluster (config from --config)", async () => {
+    const rwx = await planStack("gke", { bundlePath: BUNDLE_PATH, operatorManifest: OPERATOR_MANIFEST, config: { "flux-restful:workspaceStorageClass": "standard-rwx" } });
+    const docs = parseAllDocuments(planAsKubernetes(rwx)).map((d) => d.toJS()).filter(Boolean);
+    const claim = docs.find((d) => d.kind === "PersistentVolumeClaim");
+    assert.deepEqual(claim.spec, { accessModes: ["ReadWriteMany"], storageClassName: "standard-rwx", resources: { requests: { storage: "1Ti" } } });
+    const [broker, sidecar] = docs.find((d) => d.kind === "MiniCluster").spec.containers;
+    assert.deepEqual(broker.volumes.workspace, { claimName: claim.metadata.name, path: "/workspace" });
+    assert.equal(sidecar.environment.FLUX_WORKSPACE, "/workspace");
+    assert.match(planAsText(rwx), /^\+ kubernetes:core\/v1:PersistentVolumeClaim {2}flux-workspace$/m);
+    const byDefault = parseAllDocuments(planAsKubernetes(gke)).map((d) => d.toJS()).filter(Boolean);
+    assert.ok(!byDefault.some((d) => d.kind === "PersistentVolumeClaim"));
+    assert.equal(byDefault.find((d) => d.kind === "MiniCluster").spec.containers[1].environment.FLUX_WORKSPACE, "/mnt/flux/workspace");
+  });
+
   it("plans the local stack without a kubeconfig against a placeholder context, then restores KUBECONFIG", async () => {
     const saved = process.env.KUBECONFIG;
     process.env.KUBECONFIG = "/nonexistent/kubeconfig";

@@ -7,7 +7,7 @@ import { BundleMissingError } from "../../infra/sources";
 import { NotReadyError } from "../../infra/readiness";
 import { FLUX_OPERATOR, REMOVED_PROXY_CONTAINER } from "../../components/flux-operator.build";
 import { LB_CONTROLLER, serviceAccountSubject } from "../../components/lb-controller.build";
-import { MiniClusterManifest, SIDECAR_CONTAINER, operatorRuleViolations, sidecarConfigMapName } from "../../components/minicluster.build";
+import { MiniClusterManifest, SIDECAR_CONFIGMAP, SIDECAR_CONTAINER, operatorRuleViolations } from "../../components/minicluster.build";
 import type { StackOutputs } from "../../stacks/flux-restful";
 import { BUNDLE_PATH, Evaluation, evaluate, lastDeclared, ofType, one, tempFile } from "./harness";
 import { FAKE_BUNDLE, TWO_CONTEXT_KUBECONFIG } from "./fixtures";
@@ -32,6 +32,7 @@ const T = {
   selfSigned: "tls:index/selfSignedCert:SelfSignedCert",
   certRequest: "tls:index/certRequest:CertRequest",
   signed: "tls:index/locallySignedCert:LocallySignedCert",
+  claim: "kubernetes:core/v1:PersistentVolumeClaim",
 };
 
 /** What the offline tls provider answers for the stack's CA, server certificate and server key. */
@@ -100,7 +101,7 @@ function assertFluxRestful(ev: Evaluation, namespace = "flux-restful"): MiniClus
 
   const cm = one(ev.resources, T.configMap);
   assert.equal(cm.inputs.data["sidecar.js"], FAKE_BUNDLE);
-  assert.equal(cm.inputs.metadata.name, sidecarConfigMapName(FAKE_BUNDLE));
+  assert.equal(cm.inputs.metadata.name, SIDECAR_CONFIGMAP);
   assert.ok(mc.spec.containers[1].volumes![cm.inputs.metadata.name]);
 
   const operatorObjects = one(ev.resources, T.operator).inputs.objs as { kind: string; spec?: any }[];
@@ -400,6 +401,33 @@ describe("infra stacks (mocked)", function () {
       assert.deepEqual(asked, []);
       await valueOf((await evaluate("local", { ...PINNED, "flux-restful:nodeAddress": "172.18.0.2" }, {}, { waitUntilReady })).outputs.url);
       assert.deepEqual(asked, ["http://172.18.0.2:30093"]);
+    });
+  });
+
+  describe("the workspace", () => {
+    it("with your claim: every pod mounts it at /workspace through the broker's container, no claim created", async () => {
+      const ev = await evaluate("gke", { "flux-restful:workspaceClaim": "my-filestore" });
+      const mc = assertFluxRestful(ev);
+      assert.deepEqual(mc.spec.containers[0].volumes, { workspace: { claimName: "my-filestore", path: "/workspace" } });
+      assert.equal(sidecarOf(ev).environment!.FLUX_WORKSPACE, "/workspace");
+      assert.deepEqual(ofType(ev.resources, T.claim), []);
+      assert.equal(one(ev.resources, T.cluster).inputs.addonsConfig, undefined, "the cluster is left as it is");
+    });
+
+    it("from a GKE storage class: the cluster gets the Filestore CSI driver that provides it", async () => {
+      const ev = await evaluate("gke", { "flux-restful:workspaceStorageClass": "standard-rwx" });
+      assert.deepEqual(one(ev.resources, T.cluster).inputs.addonsConfig, { gcpFilestoreCsiDriverConfig: { enabled: true } });
+      assert.equal(one(ev.resources, T.claim).inputs.spec.storageClassName, "standard-rwx");
+    });
+
+    it("from a storage class: a ReadWriteMany claim in the namespace, created before the MiniCluster that mounts it", async () => {
+      const ev = await evaluate("eks", { "flux-restful:workspaceStorageClass": "efs-sc", "flux-restful:workspaceSize": "100Gi" });
+      const mc = assertFluxRestful(ev);
+      const claim = one(ev.resources, T.claim);
+      assert.equal(claim.inputs.metadata.namespace, "flux-restful");
+      assert.deepEqual(claim.inputs.spec, { accessModes: ["ReadWriteMany"], storageClassName: "efs-sc", resources: { requests: { storage: "100Gi" } } });
+      assert.equal(mc.spec.containers[0].volumes!.workspace.claimName, claim.inputs.metadata.name);
+      assert.ok(ev.options.find((o) => o.type === T.miniCluster)!.dependsOn.includes(claim.name));
     });
   });
 

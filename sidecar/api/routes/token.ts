@@ -63,7 +63,7 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
       return jsonResponse({ detail: "Incorrect email or password" }, 400);
     }
     auth.limiter.succeed(address);
-    return jsonResponse({ access_token: await auth.issueAccessToken(config.user), token_type: "bearer" });
+    return jsonResponse({ access_token: await auth.issueAccessToken(auth.user), token_type: "bearer" });
   }, PUBLIC);
 
   app.post("/ui/login", async (req) => {
@@ -76,8 +76,8 @@ export function registerToken(app: ApiApp, { auth, config, log }: ApiDeps): void
       return jsonResponse({ detail: "Incorrect user or token" }, 401);
     }
     auth.limiter.succeed(address);
-    const accessToken = await auth.issueAccessToken(config.user);
-    return jsonResponse({ user: config.user, csrfToken: auth.csrfToken(accessToken) }, 200, { "set-cookie": auth.sessionCookie(accessToken, req) });
+    const accessToken = await auth.issueAccessToken(auth.user);
+    return jsonResponse({ user: auth.user, csrfToken: auth.csrfToken(accessToken) }, 200, { "set-cookie": auth.sessionCookie(accessToken, req) });
   }, PUBLIC);
 
   app.post("/ui/logout", async (req) => {
