@@ -2,7 +2,7 @@
  * `npm run plan -- --stack <gke|eks|local> [--json | --k8s]`: evaluate the Pulumi program offline
  * (mocked providers: no Pulumi CLI, no cloud, no cluster) and print what it would create.
  *   default  every resource with its inputs, secrets masked, long values abbreviated
- *   --json   the same as a JSON array of {type, name, inputs}
+ *   --json   a JSON array of {type, name, inputs}, every input whole (for policy checks), secrets masked
  *   --k8s    the Kubernetes objects as multi-document YAML with placeholder secrets (for GitOps/kubectl)
  */
 import * as fs from "node:fs";
@@ -147,7 +147,7 @@ function kubeconfigFile(): string | undefined {
   return kubeconfigPaths(process.env, os.homedir()).find((f) => fs.existsSync(f));
 }
 
-/** Long values (the sidecar bundle, kubeconfigs) are shown by size only. */
+/** In the text listing, long values (the sidecar bundle, policies) are shown by size only. */
 function abbreviate(value: unknown): any {
   if (typeof value === "string" && value.length > LONG_VALUE) return `<${value.length} characters>`;
   if (Array.isArray(value)) return value.map(abbreviate);
@@ -155,8 +155,9 @@ function abbreviate(value: unknown): any {
   return value;
 }
 
+/** Every input whole, so a policy check reads what the engine would get; only secrets are masked. */
 export function planAsJson(plan: Plan): string {
-  return JSON.stringify(plan.resources.map((r) => ({ type: r.type, name: r.name, inputs: abbreviate(maskSecrets(r.inputs, () => MASK)) })), null, 2);
+  return JSON.stringify(plan.resources.map((r) => ({ type: r.type, name: r.name, inputs: maskSecrets(r.inputs, () => MASK) })), null, 2);
 }
 
 function flatten(value: unknown, prefix: string, into: string[]): string[] {

@@ -5,6 +5,8 @@ import { Plan, planAsJson, planAsKubernetes, planAsText, planStack } from "../..
 import { BUNDLE_PATH } from "./harness";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
 import { FLUX_OPERATOR } from "../../components/flux-operator.build";
+import { buildLbControllerPolicy } from "../../components/lb-controller.build";
+import { isSecretValue } from "../../infra/mocks";
 
 const GENERATED = /offline-flux-(token|secret-key)/;
 
@@ -31,6 +33,36 @@ describe("infra plan script", function () {
     assert.equal(secret.inputs.stringData, "[secret]");
     assert.doesNotMatch(json, GENERATED);
     assert.ok(list.some((r) => r.type === "kubernetes:helm.sh/v3:Release"));
+  });
+
+  it("gives every input whole in JSON: the load balancer controller's IAM policy parses to the built document", () => {
+    const list = JSON.parse(planAsJson(eks)) as { type: string; name: string; inputs: Record<string, any> }[];
+    const policy = list.find((r) => r.type === "aws:iam/policy:Policy" && r.name === "lb-controller-policy")!;
+    assert.ok(policy.inputs.policy.length > 500, "long enough that the text listing abbreviates it");
+    assert.deepEqual(JSON.parse(policy.inputs.policy), buildLbControllerPolicy());
+    const leaves = (v: unknown): unknown[] =>
+      Array.isArray(v) ? v.flatMap(leaves) : typeof v === "object" && v !== null ? Object.values(v).flatMap(leaves) : [v];
+    assert.deepEqual(leaves(list).filter((v) => typeof v === "string" && /^<\d+ characters>$/.test(v)), []);
+    assert.match(planAsText(eks), /policy = "<\d+ characters>"/, "only the text listing shortens");
+  });
+
+  it("masks exactly the secret inputs in JSON, and nothing else", () => {
+    const list = JSON.parse(planAsJson(eks)) as { inputs: Record<string, unknown> }[];
+    let secrets = 0;
+    const check = (raw: unknown, shown: unknown, where: string): void => {
+      if (isSecretValue(raw)) {
+        secrets++;
+        assert.equal(shown, "[secret]", where);
+      } else if (Array.isArray(raw)) {
+        raw.forEach((v, i) => check(v, (shown as unknown[])[i], `${where}[${i}]`));
+      } else if (typeof raw === "object" && raw !== null && !("__pulumiType" in raw)) {
+        for (const [k, v] of Object.entries(raw)) check(v, (shown as Record<string, unknown>)[k], `${where}.${k}`);
+      } else if (typeof raw !== "object") {
+        assert.equal(shown, raw, where);
+      }
+    };
+    eks.resources.forEach((r, i) => check(r.inputs, list[i].inputs, `${r.type} ${r.name}`));
+    assert.ok(secrets >= 3, `found ${secrets} secret inputs`);
   });
 
   it("lists resources and outputs as text, secrets masked", () => {
