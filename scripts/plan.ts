@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
-import { PROJECT } from "../infra/config";
+import { PROJECT, readProjectSettings } from "../infra/config";
 import { DeclaredResource, installOfflineMocks, maskSecrets, settle, valueOf } from "../infra/mocks";
 import { runProgram } from "../infra/program";
 import { fetchOperatorManifest } from "../infra/sources";
@@ -27,7 +27,11 @@ export interface StackFileConfig {
   secretKeys: string[];
 }
 
-/** Reads Pulumi.<stack>.yaml; encrypted (`secure:`) values become offline stand-ins, still marked secret. */
+/**
+ * Reads Pulumi.<stack>.yaml and adds the defaults of Pulumi.yaml's `config:` block for keys the stack
+ * does not set, as the Pulumi CLI does before it runs the program (a bare value as its text, a list as
+ * JSON). Encrypted (`secure:`) values become offline stand-ins, still marked secret.
+ */
 export function readStackFile(stack: string, root = ROOT): StackFileConfig {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`No stack file ${file}: use --stack gke, eks or local`);
@@ -39,10 +43,25 @@ export function readStackFile(stack: string, root = ROOT): StackFileConfig {
       values[key] = `offline-${key.replace(/\W/g, "-")}`;
       secretKeys.push(key);
     } else {
-      values[key] = typeof value === "string" ? value : JSON.stringify(value);
+      values[key] = configText(value);
     }
   }
-  return { values, secretKeys };
+  return { values: withProjectDefaults(values, path.join(root, "Pulumi.yaml")), secretKeys };
+}
+
+/** How the CLI hands a config value to the program: text, a structured value as JSON. */
+function configText(value: unknown): string {
+  return typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value);
+}
+
+/** The stack's values plus each project default it does not override (Pulumi's mergeConfig). */
+export function withProjectDefaults(values: Record<string, string>, projectFile?: string): Record<string, string> {
+  const merged = { ...values };
+  for (const [name, declared] of Object.entries(readProjectSettings(projectFile))) {
+    const key = name.includes(":") ? name : `${PROJECT}:${name}`;
+    if (merged[key] === undefined && declared.default !== undefined) merged[key] = configText(declared.default);
+  }
+  return merged;
 }
 
 /** Values a user must supply that an offline plan can stand in for, by cloud. */

@@ -1,10 +1,15 @@
 /** Config validation (pure) and the stack files. */
 import { strict as assert } from "node:assert";
-import { ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
+import {
+  ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, PROJECT_FILE, SECRET_KEYS, SETTINGS, isCidr, parseConfig, projectDefaults,
+  readProjectSettings, type RawConfig,
+} from "../../infra/config";
+import { SIDECAR_IMAGE } from "../../components/minicluster.build";
+import { FLUX_OPERATOR } from "../../components/flux-operator.build";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { readStackFile } from "../../scripts/plan";
+import { readStackFile, withProjectDefaults } from "../../scripts/plan";
 
 const gke = (extra: RawConfig = {}): RawConfig => ({
   "flux-restful:cloud": "gke", "gcp:project": "p", "gcp:zone": "us-central1-a", ...extra,
@@ -58,7 +63,7 @@ describe("infra config", () => {
     rejects(gke({ "gcp:project": undefined }), "gcp:project", /pulumi config set gcp:project/);
     rejects(gke({ "gcp:zone": "us-central1" }), "gcp:zone", /must be a zone such as us-central1-a/);
     rejects(eks({ "aws:region": "" }), "aws:region", /the AWS region is required/);
-    rejects(gke({ "flux-restful:size": "0" }), "flux-restful:size", /whole number from 1/);
+    rejects(gke({ "flux-restful:size": "-1" }), "flux-restful:size", /whole number from 0/);
     rejects(gke({ "flux-restful:size": "two" }), "flux-restful:size", /got "two"/);
     rejects(gke({ "flux-restful:size": "5" }), "flux-restful:size", /5 MiniCluster pods but the cluster has 4 nodes.*raise flux-restful:nodeCount/);
     rejects(gke({ "flux-restful:maxSize": "3" }), "flux-restful:maxSize", /smaller than flux-restful:size/);
@@ -152,6 +157,67 @@ describe("infra config", () => {
         assert.deepEqual([cfg.nodeCount, cfg.machineType, cfg.allowedCidrs], [DEFAULTS.nodeCount, DEFAULTS.machineType, [...DEFAULTS.allowedCidrs]]);
       }
       if (cfg.cloud === "eks") assert.deepEqual([cfg.region, cfg.instanceType, cfg.nodeCount], ["us-east-2", DEFAULTS.instanceType, DEFAULTS.nodeCount]);
+    });
+  }
+});
+
+describe("the config schema in Pulumi.yaml", () => {
+  const declared = readProjectSettings();
+  const STACKS = ["gke", "eks", "local"];
+  /** A stack file's own values, without the project defaults the CLI adds. */
+  const ownValues = (stack: string): Record<string, string> => {
+    const config = parse(fs.readFileSync(path.join(path.dirname(PROJECT_FILE), `Pulumi.${stack}.yaml`), "utf8")).config as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  };
+
+  it("declares exactly the settings the program reads, each with its type, a description and (cloud aside) a default", () => {
+    assert.deepEqual(Object.keys(declared).sort(), Object.keys(SETTINGS).sort());
+    for (const [name, type] of Object.entries(SETTINGS)) {
+      const entry = declared[name];
+      assert.equal(entry.type, type, name);
+      assert.ok((entry.description ?? "").length > 10, `${name} has a description`);
+      if (type === "array") assert.deepEqual(entry.items, { type: "string" }, `${name}: Pulumi needs the items' type`);
+      assert.equal(entry.secret, undefined, name);
+      if (name === "cloud") assert.equal(entry.default, undefined, "cloud has no default: Pulumi requires it in every stack");
+      else assert.notEqual(entry.default, undefined, `${name}: without a default Pulumi would require it in every stack`);
+    }
+  });
+
+  it("is where the program takes its defaults from, refusing a file that disagrees with its types", () => {
+    assert.deepEqual(DEFAULTS, projectDefaults(declared));
+    assert.equal(DEFAULTS.nodeCount, declared.nodeCount.default);
+    assert.deepEqual(DEFAULTS.allowedCidrs, declared.allowedCidrs.default);
+    assert.throws(() => projectDefaults({ ...declared, nodeCount: { ...declared.nodeCount, type: "string", default: "4" } }),
+      /config "nodeCount" with type integer/);
+    assert.throws(() => projectDefaults({ ...declared, localPort: { ...declared.localPort, default: "5000" } }), /"localPort" a default of type integer/);
+    const { hasGpus: _, ...withoutOne } = declared;
+    assert.throws(() => projectDefaults(withoutOne), /config "hasGpus"/);
+  });
+
+  it("matches the images the components pin", () => {
+    assert.equal(DEFAULTS.sidecarImage, SIDECAR_IMAGE);
+    assert.equal(DEFAULTS.fluxViewImage, FLUX_OPERATOR.viewImage);
+  });
+
+  it("leaves out the optional secrets (a declared secret is required in every stack), which the program reads encrypted", () => {
+    const text = fs.readFileSync(PROJECT_FILE, "utf8");
+    for (const key of SECRET_KEYS) {
+      assert.equal(declared[key], undefined, key);
+      assert.match(text, new RegExp(`pulumi config set --secret flux-restful:${key} `), `Pulumi.yaml says how to set ${key}`);
+    }
+  });
+
+  for (const stack of STACKS) {
+    it(`Pulumi.${stack}.yaml repeats no default, and the program sees the same config with or without the CLI's defaults`, () => {
+      const own = ownValues(stack);
+      for (const [key, value] of Object.entries(own)) {
+        const name = key.replace(/^flux-restful:/, "");
+        if (name === key || name === "cloud") continue;
+        const fallback = declared[name]?.default;
+        assert.notEqual(value, typeof fallback === "string" ? fallback : JSON.stringify(fallback), `${key} repeats its default`);
+      }
+      const raw = { "gcp:project": "p", "flux-restful:kubeContext": "kind-kind", ...own };
+      assert.deepEqual(parseConfig(withProjectDefaults(raw), stack), parseConfig(raw, stack));
     });
   }
 });
