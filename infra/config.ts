@@ -5,6 +5,7 @@
  * `parseConfig` is pure (plain strings in, typed config out) so it is tested without Pulumi; every
  * error names the key and says what to set.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
@@ -39,6 +40,7 @@ export const SETTINGS = {
   kubeContext: "string",
   nodeAddress: "string",
   localPort: "integer",
+  installOperator: "boolean",
 } as const;
 export type Setting = keyof typeof SETTINGS;
 export type SettingType = (typeof SETTINGS)[Setting];
@@ -99,6 +101,20 @@ export const PLAIN_TEXT = "[plain text]";
 /** Every plain key of the project namespace, for the unknown-key (typo) check. */
 export const PLAIN_KEYS = Object.keys(SETTINGS) as Setting[];
 
+/**
+ * The stack's own physical name: "<project>-<stack>" in lowercase letters, digits and dashes, so two
+ * stacks of the project never share a cluster, namespace or account name. A name longer than
+ * `maxLength` keeps its start and ends with a hash of the whole, which keeps it unique.
+ */
+export function stackName(stack: string, maxLength: number): string {
+  const full = `${PROJECT}-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/-$/, "");
+  if (full.length <= maxLength) return full;
+  const hash = createHash("sha256").update(`${PROJECT}/${stack}`).digest("hex").slice(0, 6);
+  return `${full.slice(0, maxLength - hash.length - 1).replace(/-$/, "")}-${hash}`;
+}
+
+export const CLUSTER_NAME_MAX = 32;
+
 export interface CommonConfig {
   cloud: Cloud;
   stack: string;
@@ -118,6 +134,8 @@ export interface CommonConfig {
   tls: boolean;
   /** GKE and EKS: plain HTTP instead of the generated certificate (warned at every run). */
   insecureHttp: boolean;
+  /** Whether this stack installs the (cluster-wide) Flux Operator; false when another stack on the cluster does. */
+  installOperator: boolean;
 }
 
 export interface GkeConfig extends CommonConfig {
@@ -288,10 +306,11 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     throw new ConfigError(cloudKey, `must be one of ${CLOUDS.join(", ")}, got "${cloud}"`, setHint(cloudKey, "gke"));
   }
 
+  // Empty (the default): derived from the stack, so stacks never share a cluster or namespace name.
   const clusterName = r.matching("clusterName", /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
-    "a lowercase name of at most 32 letters, digits and dashes", DEFAULTS.clusterName) ?? DEFAULTS.clusterName;
-  const namespace = r.matching("namespace", DNS_LABEL, "a Kubernetes namespace name (lowercase, dashes)", DEFAULTS.namespace)
-    ?? DEFAULTS.namespace;
+    "a lowercase name of at most 32 letters, digits and dashes", "flux-restful") || DEFAULTS.clusterName || stackName(stack, CLUSTER_NAME_MAX);
+  const namespace = r.matching("namespace", DNS_LABEL, "a Kubernetes namespace name (lowercase, dashes)", "flux-restful")
+    || DEFAULTS.namespace || stackName(stack, 63);
   const fluxUser = r.matching("fluxUser", /^[^:\s]+$/, "a user name without spaces or colons", DEFAULTS.fluxUser) ?? DEFAULTS.fluxUser;
   const sidecarImage = r.string("sidecarImage", DEFAULTS.sidecarImage);
   if (!/[:@]/.test(sidecarImage.slice(sidecarImage.lastIndexOf("/") + 1)) || /:latest$/.test(sidecarImage)) {
@@ -359,6 +378,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     fluxViewImage,
     tls: tlsCertificate,
     insecureHttp,
+    installOperator: r.boolean("installOperator", DEFAULTS.installOperator),
   };
 
   if (cloud === "gke") {

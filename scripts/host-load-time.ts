@@ -25,9 +25,9 @@ export interface FirstResource {
   name: string;
 }
 
-export function hostEnvironment(stack: string, mode: Mode, manifest?: string): NodeJS.ProcessEnv {
+export function hostEnvironment(stack: string, mode: Mode, manifest?: string, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { values, secretKeys } = readStackFile(stack);
-  const config = { "gcp:project": "my-gcp-project", ...values };
+  const config = { "gcp:project": "my-gcp-project", ...values, ...overrides };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PULUMI_NODEJS_TYPESCRIPT: "true",
@@ -42,10 +42,10 @@ export function hostEnvironment(stack: string, mode: Mode, manifest?: string): N
 }
 
 /** One run of the host's runner; throws with its output when it ends without a resource. */
-export function measureOnce(stack: string, mode: Mode, manifest?: string, timeoutMs = 300_000): FirstResource {
+export function measureOnce(stack: string, mode: Mode, manifest?: string, timeoutMs = 300_000, overrides: Record<string, string> = {}): FirstResource {
   const result = spawnSync(process.execPath, [
     "--require", PRELOAD, RUNNER, `--monitor=mock`, `--project=${PROJECT}`, `--stack=${stack}`, "--dry-run", ".",
-  ], { cwd: ROOT, env: hostEnvironment(stack, mode, manifest), encoding: "utf8", timeout: timeoutMs });
+  ], { cwd: ROOT, env: hostEnvironment(stack, mode, manifest, overrides), encoding: "utf8", timeout: timeoutMs });
   const line = result.stdout.split("\n").find((l) => l.startsWith("FIRST_RESOURCE "));
   if (!line) {
     throw new Error(`the program declared no resource (exit ${result.status}${result.signal ? `, ${result.signal}` : ""}):\n${result.stdout}${result.stderr}`);

@@ -2,7 +2,7 @@
 import { strict as assert } from "node:assert";
 import {
   ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, PROJECT_FILE, SECRET_KEYS, SETTINGS, isCidr, parseConfig, projectDefaults,
-  readProjectSettings, type RawConfig,
+  readProjectSettings, stackName, type RawConfig,
 } from "../../infra/config";
 import { SIDECAR_IMAGE } from "../../components/minicluster.build";
 import { FLUX_OPERATOR } from "../../components/flux-operator.build";
@@ -115,6 +115,19 @@ describe("infra config", () => {
     rejects(gke({ "flux-restful:insecureHttp": "maybe" }), "flux-restful:insecureHttp", /true or false/);
   });
 
+  it("derives cluster and namespace names from the stack unless set, shortened with a hash to stay unique", () => {
+    const a = parseConfig(gke(), "team-a");
+    assert.deepEqual([a.clusterName, a.namespace], ["flux-restful-team-a", "flux-restful-team-a"]);
+    assert.deepEqual([stackName("Dev.Team_1", 63), stackName("dev", 63)], ["flux-restful-dev-team-1", "flux-restful-dev"]);
+    const long1 = stackName("a-very-long-stack-name-for-one-team", 32);
+    const long2 = stackName("a-very-long-stack-name-for-another-team", 32);
+    assert.ok(long1.length <= 32 && long2.length <= 32 && long1 !== long2, `${long1} ${long2}`);
+    assert.match(long1, /^flux-restful-a-very-long-[0-9a-f]{6}$/);
+    assert.equal(parseConfig(gke({ "flux-restful:clusterName": "mine", "flux-restful:namespace": "ns" }), "s").clusterName, "mine");
+    const longStack = parseConfig(gke(), "x".repeat(60));
+    assert.match(longStack.clusterName, /^[a-z]([-a-z0-9]{0,30}[a-z0-9])$/);
+  });
+
   it("checks CIDRs for both address families", () => {
     for (const ok of ["0.0.0.0/0", "203.0.113.7/32", "2001:db8::/48", "::/0"]) assert.ok(isCidr(ok), ok);
     for (const bad of ["203.0.113.7", "300.0.0.0/8", "10.0.0.0/x", "2001:db8::/129", ""]) assert.ok(!isCidr(bad), bad);
@@ -151,7 +164,7 @@ describe("infra config", () => {
       }
       const cfg = parseConfig({ "gcp:project": "p", ...values }, stack);
       assert.equal(cfg.cloud, stack);
-      assert.equal(cfg.namespace, DEFAULTS.namespace);
+      assert.equal(cfg.namespace, `flux-restful-${stack}`);
       if (cfg.cloud === "gke") {
         assert.equal(values["gcp:zone"], "us-central1-a");
         assert.deepEqual([cfg.nodeCount, cfg.machineType, cfg.allowedCidrs], [DEFAULTS.nodeCount, DEFAULTS.machineType, [...DEFAULTS.allowedCidrs]]);

@@ -93,6 +93,8 @@ export interface EvaluateOptions {
   asPulumiRunsIt?: boolean;
   /** Poll the endpoint with this at the end (skipped otherwise, as under every other offline run). */
   waitUntilReady?: WaitUntilReady;
+  /** Take the config from Pulumi.<stackFile>.yaml while the stack has another name (default: the stack's own file). */
+  stackFile?: string;
 }
 
 /** The stack file's config plus overrides (secret overrides are marked secret). */
@@ -100,9 +102,9 @@ export async function evaluate(
   stack: string,
   overrides: Record<string, string> = {},
   secretOverrides: Record<string, string> = {},
-  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt, waitUntilReady }: EvaluateOptions = {},
+  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt, waitUntilReady, stackFile = stack }: EvaluateOptions = {},
 ): Promise<Evaluation> {
-  const { values, secretKeys } = readStackFile(stack);
+  const { values, secretKeys } = readStackFile(stackFile);
   const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
   const resources = await installOfflineMocks(PROJECT, stack, fakes);
   lastDeclared = resources;

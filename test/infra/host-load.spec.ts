@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { measureOnce } from "../../scripts/host-load-time";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -28,5 +29,12 @@ describe("the program under Pulumi's Node.js host", () => {
     assert.match(pkg.scripts.test, /npm run typecheck/);
     const tsconfig = parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8"));
     for (const dir of ["infra", "stacks", "components"]) assert.ok(tsconfig.include.includes(dir), dir);
+  });
+
+  it("runs under the SDK's own runner (what `pulumi up` starts) through to the program's first resource", function () {
+    this.timeout(180_000);
+    // No operator to download (offline), so the first resource is the cluster's component.
+    const first = measureOnce("gke", "project", undefined, 170_000, { "flux-restful:installOperator": "false" });
+    assert.deepEqual([first.type, first.name], ["flux-restful:index:GkeCluster", "gke"]);
   });
 });
