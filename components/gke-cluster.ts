@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
-import { buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeTagFor } from "./gke-cluster.build";
+import {
+  NODE_SERVICE_ACCOUNT_ROLES, buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeServiceAccountId, nodeTagFor,
+} from "./gke-cluster.build";
 
 export interface GkeClusterArgs {
   /** The project the default gcp provider deploys to (gcp:project); part of the cluster's identity. */
@@ -24,6 +26,8 @@ export interface GkeClusterArgs {
 export class GkeCluster extends pulumi.ComponentResource {
   readonly cluster: gcp.container.Cluster;
   readonly nodePool: gcp.container.NodePool;
+  /** The nodes' identity: a service account of their own with only the roles nodes need. */
+  readonly nodeServiceAccount: gcp.serviceaccount.Account;
   readonly firewall: gcp.compute.Firewall;
   readonly kubeconfig: pulumi.Output<string>;
   readonly provider: k8s.Provider;
@@ -47,6 +51,19 @@ export class GkeCluster extends pulumi.ComponentResource {
       datapathProvider: "ADVANCED_DATAPATH",
     }, { parent: this });
 
+    // Not the Compute Engine default account (Editor on the whole project): the nodes' own, with the
+    // least privilege Google documents; the cloud-platform scope then leaves access to IAM alone.
+    this.nodeServiceAccount = new gcp.serviceaccount.Account(`${name}-nodes`, {
+      project: args.project,
+      accountId: nodeServiceAccountId(args.clusterName),
+      displayName: `GKE nodes of ${args.clusterName}`,
+    }, { parent: this });
+    const grants = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(`${name}-nodes-${role.split("/")[1]}`, {
+      project: args.project,
+      role,
+      member: this.nodeServiceAccount.member,
+    }, { parent: this }));
+
     this.nodePool = new gcp.container.NodePool(`${name}-nodes`, {
       cluster: this.cluster.name,
       location: this.cluster.location,
@@ -54,10 +71,11 @@ export class GkeCluster extends pulumi.ComponentResource {
       nodeConfig: {
         machineType: args.machineType,
         tags: [this.nodeTag],
+        serviceAccount: this.nodeServiceAccount.email,
         oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
       },
       management: { autoRepair: true, autoUpgrade: true },
-    }, { parent: this });
+    }, { parent: this, dependsOn: grants });
 
     this.firewall = new gcp.compute.Firewall(`${name}-nodeport`, buildNodePortFirewallArgs({
       network: this.cluster.network.apply((n) => n ?? "default"), nodeTag: this.nodeTag, nodePort: args.nodePort, sourceRanges: args.allowedCidrs,

@@ -5,11 +5,11 @@
  * `parseConfig` is pure (plain strings in, typed config out) so it is tested without Pulumi; every
  * error names the key and says what to set.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { fitName } from "../components/names.build";
 
 export const PROJECT = "flux-restful";
 
@@ -107,10 +107,7 @@ export const PLAIN_KEYS = Object.keys(SETTINGS) as Setting[];
  * `maxLength` keeps its start and ends with a hash of the whole, which keeps it unique.
  */
 export function stackName(stack: string, maxLength: number): string {
-  const full = `${PROJECT}-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/-$/, "");
-  if (full.length <= maxLength) return full;
-  const hash = createHash("sha256").update(`${PROJECT}/${stack}`).digest("hex").slice(0, 6);
-  return `${full.slice(0, maxLength - hash.length - 1).replace(/-$/, "")}-${hash}`;
+  return fitName(`${PROJECT}-${stack}`, maxLength);
 }
 
 export const CLUSTER_NAME_MAX = 32;

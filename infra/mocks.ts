@@ -53,6 +53,10 @@ const OUTPUTS: Record<string, FakeOutputs> = {
   "gcp:container/nodePool:NodePool": (a) => ({
     managedInstanceGroupUrls: [`https://www.googleapis.com/compute/v1/projects/offline/zones/zone/instanceGroups/gke-${a.name}-grp`],
   }),
+  "gcp:serviceaccount/account:Account": (a) => ({
+    email: `${a.inputs.accountId}@${a.inputs.project}.iam.gserviceaccount.com`,
+    member: `serviceAccount:${a.inputs.accountId}@${a.inputs.project}.iam.gserviceaccount.com`,
+  }),
   "eks:index:Cluster": (a) => ({
     kubeconfigJson: JSON.stringify({
       apiVersion: "v1",
