@@ -17,6 +17,8 @@ export interface GkeClusterArgs {
   /** The NodePort to open on the nodes, and who may reach it. */
   nodePort: number;
   allowedCidrs: string[];
+  /** The stack's labels, on the cluster and the nodes' VMs and disks (the provider adds them elsewhere). */
+  labels: Record<string, string>;
 }
 
 /**
@@ -49,6 +51,7 @@ export class GkeCluster extends pulumi.ComponentResource {
       deletionProtection: false,
       releaseChannel: { channel: args.releaseChannel },
       datapathProvider: "ADVANCED_DATAPATH",
+      resourceLabels: args.labels,
     }, { parent: this });
 
     // Not the Compute Engine default account (Editor on the whole project): the nodes' own, with the
@@ -72,6 +75,7 @@ export class GkeCluster extends pulumi.ComponentResource {
         machineType: args.machineType,
         tags: [this.nodeTag],
         serviceAccount: this.nodeServiceAccount.email,
+        resourceLabels: args.labels,
         oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
       },
       management: { autoRepair: true, autoUpgrade: true },
