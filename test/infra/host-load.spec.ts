@@ -33,8 +33,9 @@ describe("the program under Pulumi's Node.js host", () => {
 
   it("runs under the SDK's own runner (what `pulumi up` starts) through to the program's first resource", function () {
     this.timeout(180_000);
-    // No operator to download (offline), so the first resource is the cluster's component.
+    // No operator to download (offline); which of the stack's first resources reaches the engine first varies.
     const first = measureOnce("gke", "project", undefined, 170_000, { "flux-restful:installOperator": "false" });
-    assert.deepEqual([first.type, first.name], ["flux-restful:index:GkeCluster", "gke"]);
+    assert.match(`${first.type} ${first.name}`, /^(flux-restful:index:(GkeCluster gke|StackTls api-tls)|pulumi:providers:gcp gcp)$/);
+    assert.ok(first.ms > 0);
   });
 });
