@@ -245,7 +245,8 @@ async function main(argv: string[]): Promise<void> {
   const plan = await planStack(stack);
   for (const note of plan.notes) process.stderr.write(`note: ${note}\n`);
   const text = argv.includes("--json") ? planAsJson(plan) : argv.includes("--k8s") ? planAsKubernetes(plan) : planAsText(plan);
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  // Resolve only once the pipe has taken all of it: exiting earlier cuts a long listing at 64 KiB.
+  await new Promise<void>((resolve, reject) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`, (err) => (err ? reject(err) : resolve())));
 }
 
 if (require.main === module) {

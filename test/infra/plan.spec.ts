@@ -1,5 +1,7 @@
 /** `npm run plan`: the offline listing, its JSON form and the Kubernetes YAML. */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { Plan, planAsJson, planAsKubernetes, planAsText, planStack } from "../../scripts/plan";
 import { BUNDLE_PATH } from "./harness";
@@ -44,6 +46,18 @@ describe("infra plan script", function () {
       Array.isArray(v) ? v.flatMap(leaves) : typeof v === "object" && v !== null ? Object.values(v).flatMap(leaves) : [v];
     assert.deepEqual(leaves(list).filter((v) => typeof v === "string" && /^<\d+ characters>$/.test(v)), []);
     assert.match(planAsText(eks), /policy = "<\d+ characters>"/, "only the text listing shortens");
+  });
+
+  it("writes the whole JSON through a pipe, past the 64 KiB a pipe takes at once", () => {
+    const root = path.join(__dirname, "..", "..");
+    // Through the tsx CLI, as `npm run plan` runs it (its child's stdout is a pipe that an early exit cuts).
+    const run = spawnSync(path.join(root, "node_modules", ".bin", "tsx"), [path.join(root, "scripts", "plan.ts"), "--stack", "eks", "--json"], {
+      cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.stdout.length > 64 * 1024, `${run.stdout.length} bytes`);
+    const list = JSON.parse(run.stdout) as { type: string; inputs: Record<string, any> }[];
+    assert.ok(JSON.parse(list.find((r) => r.type === "aws:iam/policy:Policy")!.inputs.policy).Statement.length > 10);
   });
 
   it("masks exactly the secret inputs in JSON, and nothing else", () => {
