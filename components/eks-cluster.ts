@@ -13,6 +13,8 @@ export interface EksClusterArgs {
   clusterName: string;
   nodeCount: number;
   instanceType: string;
+  /** The stack's tags, for what the EKS components create (the aws provider's default tags cover the rest). */
+  tags: Record<string, string>;
 }
 
 /**
@@ -76,6 +78,10 @@ export class EksCluster extends pulumi.ComponentResource {
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
 
+    // The EKS components run in their own plugin: they get the aws provider only when it is handed over.
+    const awsProvider = this.getProvider("aws::");
+    const remote = awsProvider ? { providers: { aws: awsProvider } } : {};
+
     this.cluster = new eks.Cluster(`${name}-eks`, {
       name: args.clusterName,
       vpcId: this.vpc.id,
@@ -84,7 +90,8 @@ export class EksCluster extends pulumi.ComponentResource {
       authenticationMode: eks.AuthenticationMode.Api,
       createOidcProvider: true,
       skipDefaultNodeGroup: true,
-    }, { parent: this, dependsOn: [privateRoutes, publicRoutes] });
+      tags: args.tags,
+    }, { parent: this, ...remote, dependsOn: [privateRoutes, publicRoutes] });
 
     const nodeRole = new aws.iam.Role(`${name}-node-role`, { assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()) }, parent);
     const attachments = NODE_ROLE_POLICY_ARNS.map((policyArn, i) =>
@@ -96,7 +103,8 @@ export class EksCluster extends pulumi.ComponentResource {
       instanceTypes: [args.instanceType],
       subnetIds: this.privateSubnetIds,
       scalingConfig: { desiredSize: args.nodeCount, minSize: args.nodeCount, maxSize: args.nodeCount },
-    }, { parent: this, dependsOn: attachments });
+      tags: args.tags,
+    }, { parent: this, ...remote, dependsOn: attachments });
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
     // No deleteUnreachable: a missing access entry or an expired token must fail the operation, not

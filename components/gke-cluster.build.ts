@@ -1,5 +1,6 @@
-/** Pure builders for the GKE side: the kubeconfig, the node tag and the NodePort firewall rule. */
+/** Pure builders for the GKE side: the kubeconfig, the node tag, the nodes' service account and the NodePort firewall rule. */
 import { stringify } from "yaml";
+import { fitName } from "./names.build";
 
 /**
  * The Kubernetes provider's `clusterIdentifier`: GKE's own name for the cluster, known from config
@@ -13,6 +14,21 @@ export function gkeClusterIdentifier(project: string, zone: string, clusterName:
 /** The network tag on every node of our pool: the firewall rule targets it and nothing else. */
 export function nodeTagFor(clusterName: string): string {
   return `${clusterName}-nodes`;
+}
+
+/**
+ * The one role Google documents as the minimum for a node service account
+ * (https://docs.cloud.google.com/kubernetes-engine/security/configure-node-service-accounts): it holds
+ * the permissions of logging.logWriter, monitoring.metricWriter, monitoring.viewer,
+ * stackdriver.resourceMetadata.writer and autoscaling.metricsWriter (nodes send logs and metrics and
+ * feed the Horizontal Pod Autoscaler). No Artifact Registry reader: every image comes from a public
+ * registry (Docker Hub, ghcr.io), pulled without the node's identity.
+ */
+export const NODE_SERVICE_ACCOUNT_ROLES = ["roles/container.defaultNodeServiceAccount"] as const;
+
+/** The nodes' own service account id (6-30 characters), derived from the cluster name, so unique per stack. */
+export function nodeServiceAccountId(clusterName: string): string {
+  return fitName(`${clusterName}-nodes`, 30);
 }
 
 export interface GkeKubeconfigInput {

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
-import { buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeTagFor } from "./gke-cluster.build";
+import {
+  NODE_SERVICE_ACCOUNT_ROLES, buildGkeKubeconfig, buildNodePortFirewallArgs, gkeClusterIdentifier, nodeServiceAccountId, nodeTagFor,
+} from "./gke-cluster.build";
 import { MUTABLE_DATA } from "./k8s-provider.build";
 
 export interface GkeClusterArgs {
@@ -18,6 +20,8 @@ export interface GkeClusterArgs {
   allowedCidrs: string[];
   /** Turn on the Filestore CSI driver: its storage classes (standard-rwx, ...) back ReadWriteMany claims. */
   filestoreCsiDriver?: boolean;
+  /** The stack's labels, on the cluster and the nodes' VMs and disks (the provider adds them elsewhere). */
+  labels: Record<string, string>;
 }
 
 /**
@@ -27,6 +31,8 @@ export interface GkeClusterArgs {
 export class GkeCluster extends pulumi.ComponentResource {
   readonly cluster: gcp.container.Cluster;
   readonly nodePool: gcp.container.NodePool;
+  /** The nodes' identity: a service account of their own with only the roles nodes need. */
+  readonly nodeServiceAccount: gcp.serviceaccount.Account;
   readonly firewall: gcp.compute.Firewall;
   readonly kubeconfig: pulumi.Output<string>;
   readonly provider: k8s.Provider;
@@ -50,7 +56,21 @@ export class GkeCluster extends pulumi.ComponentResource {
       datapathProvider: "ADVANCED_DATAPATH",
       // An add-on change is an in-place update of the cluster.
       ...(args.filestoreCsiDriver ? { addonsConfig: { gcpFilestoreCsiDriverConfig: { enabled: true } } } : {}),
+      resourceLabels: args.labels,
     }, { parent: this });
+
+    // Not the Compute Engine default account (Editor on the whole project): the nodes' own, with the
+    // least privilege Google documents; the cloud-platform scope then leaves access to IAM alone.
+    this.nodeServiceAccount = new gcp.serviceaccount.Account(`${name}-nodes`, {
+      project: args.project,
+      accountId: nodeServiceAccountId(args.clusterName),
+      displayName: `GKE nodes of ${args.clusterName}`,
+    }, { parent: this });
+    const grants = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(`${name}-nodes-${role.split("/")[1]}`, {
+      project: args.project,
+      role,
+      member: this.nodeServiceAccount.member,
+    }, { parent: this }));
 
     this.nodePool = new gcp.container.NodePool(`${name}-nodes`, {
       cluster: this.cluster.name,
@@ -59,10 +79,12 @@ export class GkeCluster extends pulumi.ComponentResource {
       nodeConfig: {
         machineType: args.machineType,
         tags: [this.nodeTag],
+        serviceAccount: this.nodeServiceAccount.email,
+        resourceLabels: args.labels,
         oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
       },
       management: { autoRepair: true, autoUpgrade: true },
-    }, { parent: this });
+    }, { parent: this, dependsOn: grants });
 
     this.firewall = new gcp.compute.Firewall(`${name}-nodeport`, buildNodePortFirewallArgs({
       network: this.cluster.network.apply((n) => n ?? "default"), nodeTag: this.nodeTag, nodePort: args.nodePort, sourceRanges: args.allowedCidrs,

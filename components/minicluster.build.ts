@@ -48,9 +48,6 @@ export const WORKSPACE_CLAIM_PATH = "/workspace";
  */
 export type Workspace = { kind: "emptyDir" } | { kind: "claim"; claimName: string };
 
-/** Filestore's basic HDD tier starts at 1 TiB; EFS grows as it is used and ignores the request. */
-export const DEFAULT_WORKSPACE_SIZE = "1Ti";
-
 /** What the stack asks for: each pod's own (default), an existing claim, or a claim the program makes. */
 export type WorkspaceArgs =
   | { kind: "emptyDir" }

@@ -1,35 +1,97 @@
 /**
- * Stack configuration: every key, its default, and validation that runs before any resource exists.
+ * Stack configuration: every key, its type, and validation that runs before any resource exists. The
+ * defaults and descriptions live in Pulumi.yaml's `config:` block, which the Pulumi CLI applies to
+ * every stack; the program reads its own defaults from the same file, so the two cannot drift.
  * `parseConfig` is pure (plain strings in, typed config out) so it is tested without Pulumi; every
  * error names the key and says what to set.
  */
+import * as fs from "node:fs";
 import { isIP } from "node:net";
-import { DEFAULT_WORKSPACE_SIZE, SIDECAR_IMAGE, type WorkspaceArgs } from "../components/minicluster.build";
-import { FLUX_OPERATOR } from "../components/flux-operator.build";
+import { type WorkspaceArgs } from "../components/minicluster.build";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { fitName } from "../components/names.build";
 
 export const PROJECT = "flux-restful";
 
 export type Cloud = "gke" | "eks" | "local";
 export const CLOUDS: readonly Cloud[] = ["gke", "eks", "local"];
 
-/** Defaults for the project's own keys (the proven set-up: 4 x c2d-standard-8 on GKE, m5.2xlarge on EKS). */
-export const DEFAULTS = {
-  clusterName: "flux-restful",
-  namespace: "flux-restful",
-  nodeCount: 4,
-  machineType: "c2d-standard-8",
-  instanceType: "m5.2xlarge",
-  gkeReleaseChannel: "REGULAR",
-  nodePort: 30093,
-  allowedCidrs: ["0.0.0.0/0"],
-  fluxUser: "fluxuser",
-  tokenExpiresMinutes: 600,
-  hasGpus: false,
-  sidecarImage: SIDECAR_IMAGE,
-  /** The operator release's default Flux view; its flux-core is 0.55.0 (see docs/deploying.md "Flux version"). */
-  fluxViewImage: FLUX_OPERATOR.viewImage,
-  localPort: 5000,
+/** Every plain setting of the project namespace and its Pulumi config type (as declared in Pulumi.yaml). */
+export const SETTINGS = {
+  cloud: "string",
+  clusterName: "string",
+  namespace: "string",
+  nodeCount: "integer",
+  size: "integer",
+  maxSize: "integer",
+  machineType: "string",
+  instanceType: "string",
+  gkeReleaseChannel: "string",
+  nodePort: "integer",
+  allowedCidrs: "array",
+  certificateArn: "string",
+  inboundCidrs: "array",
+  insecureHttp: "boolean",
+  fluxUser: "string",
+  tokenExpiresMinutes: "integer",
+  hasGpus: "boolean",
+  sidecarImage: "string",
+  fluxViewImage: "string",
+  kubeContext: "string",
+  nodeAddress: "string",
+  localPort: "integer",
+  installOperator: "boolean",
+  workspaceClaim: "string",
+  workspaceStorageClass: "string",
+  workspaceSize: "string",
 } as const;
+export type Setting = keyof typeof SETTINGS;
+export type SettingType = (typeof SETTINGS)[Setting];
+type ValueOf<T extends SettingType> = T extends "integer" ? number : T extends "boolean" ? boolean : T extends "array" ? string[] : string;
+/** `cloud` alone has no default: Pulumi requires it in every stack. */
+export type Defaults = { readonly [S in Exclude<Setting, "cloud">]: ValueOf<(typeof SETTINGS)[S]> };
+
+export const PROJECT_FILE = path.join(__dirname, "..", "Pulumi.yaml");
+
+/** One entry of Pulumi.yaml's `config:` block, as Pulumi reads it (a bare value is shorthand for its default). */
+export interface DeclaredSetting {
+  type?: string;
+  items?: { type: string };
+  description?: string;
+  default?: unknown;
+  secret?: boolean;
+}
+
+export function readProjectSettings(file = PROJECT_FILE): Record<string, DeclaredSetting> {
+  const config = (parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(config).map(([key, value]) =>
+    [key, typeof value === "object" && value !== null && !Array.isArray(value) ? value as DeclaredSetting : { default: value }]));
+}
+
+function isOfType(type: SettingType, value: unknown): boolean {
+  switch (type) {
+    case "string": return typeof value === "string";
+    case "integer": return Number.isInteger(value);
+    case "boolean": return typeof value === "boolean";
+    case "array": return Array.isArray(value) && value.every((v) => typeof v === "string");
+  }
+}
+
+/** The defaults declared in the project file; throws when the file and SETTINGS disagree on a key or its type. */
+export function projectDefaults(declared: Record<string, DeclaredSetting> = readProjectSettings()): Defaults {
+  const defaults: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(SETTINGS) as [Setting, SettingType][]) {
+    const entry = declared[name];
+    if (entry?.type !== type) throw new Error(`Pulumi.yaml must declare config "${name}" with type ${type}, as the program reads it`);
+    if (name === "cloud") continue;
+    if (!isOfType(type, entry.default)) throw new Error(`Pulumi.yaml must give config "${name}" a default of type ${type}`);
+    defaults[name] = entry.default;
+  }
+  return defaults as unknown as Defaults;
+}
+
+export const DEFAULTS: Defaults = projectDefaults();
 
 /**
  * Secret keys: set with `pulumi config set --secret`; a value stored in plain text is refused. Only
@@ -41,12 +103,18 @@ export const ENCRYPTED = "[secret]";
 export const PLAIN_TEXT = "[plain text]";
 
 /** Every plain key of the project namespace, for the unknown-key (typo) check. */
-export const PLAIN_KEYS = [
-  "cloud", "clusterName", "namespace", "nodeCount", "size", "maxSize", "machineType", "instanceType",
-  "gkeReleaseChannel", "nodePort", "allowedCidrs", "certificateArn", "inboundCidrs", "fluxUser",
-  "tokenExpiresMinutes", "hasGpus", "sidecarImage", "fluxViewImage", "kubeContext", "nodeAddress", "localPort", "insecureHttp",
-  "workspaceClaim", "workspaceStorageClass", "workspaceSize",
-] as const;
+export const PLAIN_KEYS = Object.keys(SETTINGS) as Setting[];
+
+/**
+ * The stack's own physical name: "<project>-<stack>" in lowercase letters, digits and dashes, so two
+ * stacks of the project never share a cluster, namespace or account name. A name longer than
+ * `maxLength` keeps its start and ends with a hash of the whole, which keeps it unique.
+ */
+export function stackName(stack: string, maxLength: number): string {
+  return fitName(`${PROJECT}-${stack}`, maxLength);
+}
+
+export const CLUSTER_NAME_MAX = 32;
 
 export interface CommonConfig {
   cloud: Cloud;
@@ -69,6 +137,8 @@ export interface CommonConfig {
   insecureHttp: boolean;
   /** Where jobs and the API share files: each pod's own, or a ReadWriteMany claim every pod mounts. */
   workspace: WorkspaceArgs;
+  /** Whether this stack installs the (cluster-wide) Flux Operator; false when another stack on the cluster does. */
+  installOperator: boolean;
 }
 
 export interface GkeConfig extends CommonConfig {
@@ -87,7 +157,7 @@ export interface EksConfig extends CommonConfig {
   nodeCount: number;
   instanceType: string;
   certificateArn?: string;
-  inboundCidrs?: string[];
+  inboundCidrs: string[];
 }
 
 export interface LocalConfig extends CommonConfig {
@@ -128,11 +198,11 @@ class Reader {
     return v;
   }
 
-  string(name: string, fallback: string): string {
+  string(name: Setting, fallback: string): string {
     return this.value(own(name)) ?? fallback;
   }
 
-  integer(name: string, fallback: number | undefined, min: number, max: number): number {
+  integer(name: Setting, fallback: number | undefined, min: number, max: number): number {
     const key = own(name);
     const v = this.value(key);
     if (v === undefined) {
@@ -146,7 +216,7 @@ class Reader {
     return n;
   }
 
-  boolean(name: string, fallback: boolean): boolean {
+  boolean(name: Setting, fallback: boolean): boolean {
     const key = own(name);
     const v = this.value(key);
     if (v === undefined) return fallback;
@@ -155,14 +225,14 @@ class Reader {
     throw new ConfigError(key, `must be true or false, got "${v}"`, setHint(key, String(fallback)));
   }
 
-  matching(name: string, pattern: RegExp, what: string, example: string): string | undefined {
+  matching(name: Setting, pattern: RegExp, what: string, example: string): string | undefined {
     const key = own(name);
     const v = this.value(key);
     if (v !== undefined && !pattern.test(v)) throw new ConfigError(key, `must be ${what}, got "${v}"`, setHint(key, example));
     return v;
   }
 
-  cidrs(name: string): string[] | undefined {
+  cidrs(name: Setting): string[] | undefined {
     const key = own(name);
     const v = this.value(key);
     if (v === undefined) return undefined;
@@ -220,13 +290,13 @@ function parseWorkspace(r: Reader): WorkspaceArgs {
   const claimName = r.matching("workspaceClaim", DNS_SUBDOMAIN, "the name of a PersistentVolumeClaim in the MiniCluster's namespace", "flux-workspace");
   const storageClass = r.matching("workspaceStorageClass", DNS_SUBDOMAIN, "a StorageClass name", "standard-rwx");
   // Read (and checked) only for a claim the program makes; ignored otherwise.
-  const size = r.matching("workspaceSize", STORAGE_QUANTITY, "a storage size such as 1Ti or 100Gi", DEFAULT_WORKSPACE_SIZE);
+  const size = r.matching("workspaceSize", STORAGE_QUANTITY, "a storage size such as 1Ti or 100Gi", "1Ti");
   if (claimName && storageClass) {
     throw new ConfigError(own("workspaceStorageClass"), `contradicts ${own("workspaceClaim")}: the workspace is either your claim or one made from a storage class`,
       `Remove one of them: pulumi config rm ${own("workspaceStorageClass")}`);
   }
   if (claimName) return { kind: "claim", claimName };
-  if (storageClass) return { kind: "storageClass", storageClass, size: size ?? DEFAULT_WORKSPACE_SIZE };
+  if (storageClass) return { kind: "storageClass", storageClass, size: size ?? DEFAULTS.workspaceSize };
   return { kind: "emptyDir" };
 }
 
@@ -256,10 +326,11 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     throw new ConfigError(cloudKey, `must be one of ${CLOUDS.join(", ")}, got "${cloud}"`, setHint(cloudKey, "gke"));
   }
 
+  // Empty (the default): derived from the stack, so stacks never share a cluster or namespace name.
   const clusterName = r.matching("clusterName", /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
-    "a lowercase name of at most 32 letters, digits and dashes", DEFAULTS.clusterName) ?? DEFAULTS.clusterName;
-  const namespace = r.matching("namespace", DNS_LABEL, "a Kubernetes namespace name (lowercase, dashes)", DEFAULTS.namespace)
-    ?? DEFAULTS.namespace;
+    "a lowercase name of at most 32 letters, digits and dashes", "flux-restful") || DEFAULTS.clusterName || stackName(stack, CLUSTER_NAME_MAX);
+  const namespace = r.matching("namespace", DNS_LABEL, "a Kubernetes namespace name (lowercase, dashes)", "flux-restful")
+    || DEFAULTS.namespace || stackName(stack, 63);
   const fluxUser = r.matching("fluxUser", /^[^:\s]+$/, "a user name without spaces or colons", DEFAULTS.fluxUser) ?? DEFAULTS.fluxUser;
   const sidecarImage = r.string("sidecarImage", DEFAULTS.sidecarImage);
   if (!/[:@]/.test(sidecarImage.slice(sidecarImage.lastIndexOf("/") + 1)) || /:latest$/.test(sidecarImage)) {
@@ -289,7 +360,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
       `Remove it and set ${own("certificateArn")} to an ACM certificate ARN instead`);
   }
 
-  const insecureHttp = r.boolean("insecureHttp", false);
+  const insecureHttp = r.boolean("insecureHttp", DEFAULTS.insecureHttp);
   if (insecureHttp && cloud === "local") {
     throw new ConfigError(own("insecureHttp"), "is for gke and eks stacks; the local stack already serves HTTP unless tlsCertificate is set",
       `Remove it: pulumi config rm ${own("insecureHttp")}`);
@@ -301,12 +372,13 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
   }
 
   const nodeCount = cloud === "local" ? undefined : r.integer("nodeCount", DEFAULTS.nodeCount, 1, 1000);
-  const size = r.integer("size", nodeCount ?? 1, 1, 1000);
+  // 0 (the default): one broker per node, and one on the local stack, whose node count is unknown.
+  const size = r.integer("size", DEFAULTS.size, 0, 1000) || (nodeCount ?? 1);
   if (nodeCount !== undefined && size > nodeCount) {
     throw new ConfigError(own("size"), `asks for ${size} MiniCluster pods but the cluster has ${nodeCount} nodes (one broker per node)`,
       `Set ${own("size")} to at most ${nodeCount}, or raise ${own("nodeCount")}`);
   }
-  const maxSize = r.integer("maxSize", size, 1, 1000);
+  const maxSize = r.integer("maxSize", DEFAULTS.maxSize, 0, 1000) || size;
   if (maxSize < size) {
     throw new ConfigError(own("maxSize"), `(${maxSize}) is smaller than ${own("size")} (${size})`, setHint(own("maxSize"), String(size)));
   }
@@ -329,6 +401,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     tls: tlsCertificate,
     insecureHttp,
     workspace,
+    installOperator: r.boolean("installOperator", DEFAULTS.installOperator),
   };
 
   if (cloud === "gke") {
@@ -361,7 +434,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
       instanceType: r.string("instanceType", DEFAULTS.instanceType),
       certificateArn: r.matching("certificateArn", ACM_ARN, "an ACM certificate ARN",
         "arn:aws:acm:us-east-2:123456789012:certificate/<id>"),
-      inboundCidrs: r.cidrs("inboundCidrs"),
+      inboundCidrs: r.cidrs("inboundCidrs") ?? [...DEFAULTS.inboundCidrs],
     };
   }
   const nodeAddress = r.value(own("nodeAddress"));

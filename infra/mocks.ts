@@ -10,6 +10,8 @@ export interface DeclaredResource {
   name: string;
   /** Inputs as the engine would receive them; secret values are wrapped (see isSecretValue). */
   inputs: Record<string, any>;
+  /** The provider reference ("<urn>::<id>") for custom resources; absent for components. */
+  provider?: string;
 }
 
 /** The SDK's wire encoding of a secret inside deserialized inputs. */
@@ -52,6 +54,10 @@ const OUTPUTS: Record<string, FakeOutputs> = {
   }),
   "gcp:container/nodePool:NodePool": (a) => ({
     managedInstanceGroupUrls: [`https://www.googleapis.com/compute/v1/projects/offline/zones/zone/instanceGroups/gke-${a.name}-grp`],
+  }),
+  "gcp:serviceaccount/account:Account": (a) => ({
+    email: `${a.inputs.accountId}@${a.inputs.project}.iam.gserviceaccount.com`,
+    member: `serviceAccount:${a.inputs.accountId}@${a.inputs.project}.iam.gserviceaccount.com`,
   }),
   "eks:index:Cluster": (a) => ({
     kubeconfigJson: JSON.stringify({
@@ -105,7 +111,7 @@ export async function installOfflineMocks(project: string, stack: string, fakes:
   const calls = { ...CALLS, ...fakes.calls };
   await pulumi.runtime.setMocks({
     newResource(args) {
-      declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+      declared.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
       const outputs = { ...OUTPUTS[args.type]?.(args), ...fakes.outputs?.[args.type]?.(args) };
       return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };
     },

@@ -36,7 +36,7 @@ export interface ProgramSources {
   waitUntilReady?: WaitUntilReady;
 }
 
-function programInputs(bundle: string, operatorObjects: KubernetesObject[], waitUntilReady?: WaitUntilReady): ProgramInputs {
+function programInputs(bundle: string, operatorObjects: KubernetesObject[] | undefined, waitUntilReady?: WaitUntilReady): ProgramInputs {
   const config = new pulumi.Config(PROJECT);
   return {
     bundle,
@@ -69,8 +69,9 @@ export async function runProgram(sources: ProgramSources = {}): Promise<StackOut
   const cfg = loadConfig();
   const bundle = readSidecarBundle(sources.bundlePath);
   const deploy = stackFor(cfg);
-  const manifest = sources.operatorManifest ?? await fetchOperatorManifest(FLUX_OPERATOR, sources.fetch);
-  return deploy(programInputs(bundle, operatorObjects(manifest), sources.waitUntilReady));
+  // A stack that shares its cluster with the one that installed the operator neither downloads nor declares it.
+  const manifest = !cfg.installOperator ? undefined : sources.operatorManifest ?? await fetchOperatorManifest(FLUX_OPERATOR, sources.fetch);
+  return deploy(programInputs(bundle, manifest === undefined ? undefined : operatorObjects(manifest), sources.waitUntilReady));
 }
 
 /** The program as Pulumi runs it: the user's problems become RunErrors, shown as their message alone. */

@@ -3,7 +3,7 @@
  * Pulumi program offline (mocked providers: no Pulumi CLI, no cloud, no cluster) and print what it
  * would create. `--config` sets a plain key over the stack file's, as `pulumi config set` would.
  *   default  every resource with its inputs, secrets masked, long values abbreviated
- *   --json   the same as a JSON array of {type, name, inputs}
+ *   --json   a JSON array of {type, name, inputs}, every input whole (for policy checks), secrets masked
  *   --k8s    the Kubernetes objects as multi-document YAML with placeholder secrets (for GitOps/kubectl)
  */
 import * as fs from "node:fs";
@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
-import { PROJECT } from "../infra/config";
+import { PROJECT, readProjectSettings } from "../infra/config";
 import { DeclaredResource, installOfflineMocks, maskSecrets, settle, valueOf } from "../infra/mocks";
 import { runProgram } from "../infra/program";
 import { fetchOperatorManifest } from "../infra/sources";
@@ -28,7 +28,11 @@ export interface StackFileConfig {
   secretKeys: string[];
 }
 
-/** Reads Pulumi.<stack>.yaml; encrypted (`secure:`) values become offline stand-ins, still marked secret. */
+/**
+ * Reads Pulumi.<stack>.yaml and adds the defaults of Pulumi.yaml's `config:` block for keys the stack
+ * does not set, as the Pulumi CLI does before it runs the program (a bare value as its text, a list as
+ * JSON). Encrypted (`secure:`) values become offline stand-ins, still marked secret.
+ */
 export function readStackFile(stack: string, root = ROOT): StackFileConfig {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`No stack file ${file}: use --stack gke, eks or local`);
@@ -40,10 +44,25 @@ export function readStackFile(stack: string, root = ROOT): StackFileConfig {
       values[key] = `offline-${key.replace(/\W/g, "-")}`;
       secretKeys.push(key);
     } else {
-      values[key] = typeof value === "string" ? value : JSON.stringify(value);
+      values[key] = configText(value);
     }
   }
-  return { values, secretKeys };
+  return { values: withProjectDefaults(values, path.join(root, "Pulumi.yaml")), secretKeys };
+}
+
+/** How the CLI hands a config value to the program: text, a structured value as JSON. */
+function configText(value: unknown): string {
+  return typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value);
+}
+
+/** The stack's values plus each project default it does not override (Pulumi's mergeConfig). */
+export function withProjectDefaults(values: Record<string, string>, projectFile?: string): Record<string, string> {
+  const merged = { ...values };
+  for (const [name, declared] of Object.entries(readProjectSettings(projectFile))) {
+    const key = name.includes(":") ? name : `${PROJECT}:${name}`;
+    if (merged[key] === undefined && declared.default !== undefined) merged[key] = configText(declared.default);
+  }
+  return merged;
 }
 
 /** Values a user must supply that an offline plan can stand in for, by cloud. */
@@ -151,7 +170,7 @@ function kubeconfigFile(): string | undefined {
   return kubeconfigPaths(process.env, os.homedir()).find((f) => fs.existsSync(f));
 }
 
-/** Long values (the sidecar bundle, kubeconfigs) are shown by size only. */
+/** In the text listing, long values (the sidecar bundle, policies) are shown by size only. */
 function abbreviate(value: unknown): any {
   if (typeof value === "string" && value.length > LONG_VALUE) return `<${value.length} characters>`;
   if (Array.isArray(value)) return value.map(abbreviate);
@@ -159,8 +178,9 @@ function abbreviate(value: unknown): any {
   return value;
 }
 
+/** Every input whole, so a policy check reads what the engine would get; only secrets are masked. */
 export function planAsJson(plan: Plan): string {
-  return JSON.stringify(plan.resources.map((r) => ({ type: r.type, name: r.name, inputs: abbreviate(maskSecrets(r.inputs, () => MASK)) })), null, 2);
+  return JSON.stringify(plan.resources.map((r) => ({ type: r.type, name: r.name, inputs: maskSecrets(r.inputs, () => MASK) })), null, 2);
 }
 
 function flatten(value: unknown, prefix: string, into: string[]): string[] {
@@ -238,7 +258,8 @@ async function main(argv: string[]): Promise<void> {
   const plan = await planStack(stack, { config });
   for (const note of plan.notes) process.stderr.write(`note: ${note}\n`);
   const text = argv.includes("--json") ? planAsJson(plan) : argv.includes("--k8s") ? planAsKubernetes(plan) : planAsText(plan);
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  // Resolve only once the pipe has taken all of it: exiting earlier cuts a long listing at 64 KiB.
+  await new Promise<void>((resolve, reject) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`, (err) => (err ? reject(err) : resolve())));
 }
 
 if (require.main === module) {

@@ -4,12 +4,19 @@ import { LbController } from "../components/lb-controller";
 import { albEndpoint } from "../components/restful-endpoint.build";
 import { StackTls } from "../components/stack-tls";
 import { albServerNames } from "../components/stack-tls.build";
-import type { EksConfig } from "../infra/config";
+import { stackTags } from "../components/names.build";
+import { PROJECT, type EksConfig } from "../infra/config";
 import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs, warnInsecureHttp } from "./flux-restful";
 
 /** EKS: VPC, cluster and nodes, the load balancer controller, and the API behind an internet-facing HTTPS ALB. */
 export function deployEks(cfg: EksConfig, inputs: ProgramInputs): StackOutputs {
-  const eks = new EksCluster("eks", { region: cfg.region, clusterName: cfg.clusterName, nodeCount: cfg.nodeCount, instanceType: cfg.instanceType });
+  const tags = stackTags(PROJECT, cfg.stack);
+  // Every AWS resource through this provider carries the stack's tags.
+  const amazon = new aws.Provider("aws", { region: cfg.region as aws.Region, defaultTags: { tags } });
+  const providers = { providers: { aws: amazon } };
+  const eks = new EksCluster("eks", {
+    region: cfg.region, clusterName: cfg.clusterName, nodeCount: cfg.nodeCount, instanceType: cfg.instanceType, tags,
+  }, providers);
   const lbc = new LbController("lb-controller", {
     clusterName: cfg.clusterName,
     region: cfg.region,
@@ -18,7 +25,7 @@ export function deployEks(cfg: EksConfig, inputs: ProgramInputs): StackOutputs {
     oidcIssuer: eks.cluster.oidcIssuer,
     provider: eks.provider,
     dependsOn: [eks.nodeGroup],
-  });
+  }, providers);
   if (cfg.insecureHttp) warnInsecureHttp(cfg.cloud);
   // The user's certificate wins; otherwise the stack's own, imported into ACM for the ALB to serve.
   const generated = cfg.certificateArn || cfg.insecureHttp
@@ -28,7 +35,7 @@ export function deployEks(cfg: EksConfig, inputs: ProgramInputs): StackOutputs {
     certificateBody: generated.certificate,
     privateKey: generated.privateKey,
     certificateChain: generated.caCertificate,
-  });
+  }, { provider: amazon });
   const app = deployFluxRestful(cfg, inputs, {
     provider: eks.provider,
     servicesDependOn: lbc.ready,

@@ -5,15 +5,15 @@ import { FluxOperator } from "../components/flux-operator";
 import { FluxMiniCluster } from "../components/minicluster";
 import { RestfulEndpoint } from "../components/restful-endpoint";
 import { AlbOptions, Endpoint, albSidecarEnvironment, clientCommand, endpointUrl } from "../components/restful-endpoint.build";
-import type { KubernetesObject } from "../components/flux-operator.build";
+import { FLUX_OPERATOR, type KubernetesObject } from "../components/flux-operator.build";
 import type { Cloud, DeploymentConfig } from "../infra/config";
 import { NotReadyError, type WaitUntilReady } from "../infra/readiness";
 
 /** Values from config secrets (absent ones are generated), the sidecar bundle and the operator's objects. */
 export interface ProgramInputs {
   bundle: string;
-  /** From the checked release manifest, patched (see flux-operator.build.ts). */
-  operatorObjects: KubernetesObject[];
+  /** From the checked release manifest, patched (see flux-operator.build.ts); absent when another stack installs the operator. */
+  operatorObjects?: KubernetesObject[];
   fluxToken?: pulumi.Output<string>;
   fluxSecretKey?: pulumi.Output<string>;
   tlsCertificate?: pulumi.Output<string>;
@@ -39,21 +39,21 @@ export interface FluxRestfulOptions {
 }
 
 export interface FluxRestful {
-  operator: FluxOperator;
+  operator?: FluxOperator;
   miniCluster: FluxMiniCluster;
   endpoint: RestfulEndpoint;
 }
 
 export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, options: FluxRestfulOptions): FluxRestful {
   const servicesDependOn = options.servicesDependOn ?? [];
-  const operator = new FluxOperator("flux-operator", {
+  const operator = inputs.operatorObjects && new FluxOperator("flux-operator", {
     provider: options.provider, objects: inputs.operatorObjects, dependsOn: servicesDependOn,
   });
   const tls = inputs.tlsCertificate && inputs.tlsKey ? { certificate: inputs.tlsCertificate, key: inputs.tlsKey } : options.tls;
   const miniCluster = new FluxMiniCluster("flux", {
     provider: options.provider,
     namespace: cfg.namespace,
-    operator: operator.release,
+    operator: operator?.release ?? FLUX_OPERATOR,
     size: cfg.size,
     maxSize: cfg.maxSize,
     hasGpus: cfg.hasGpus,
@@ -67,7 +67,7 @@ export function deployFluxRestful(cfg: DeploymentConfig, inputs: ProgramInputs, 
     secretKey: inputs.fluxSecretKey,
     tls,
     frontEnvironment: options.alb ? albSidecarEnvironment() : undefined,
-    dependsOn: [operator],
+    dependsOn: operator ? [operator] : [],
   });
   const endpoint = new RestfulEndpoint("api", {
     provider: options.provider,
@@ -136,7 +136,7 @@ export function stackOutputs(
     clusterName: pulumi.output(cluster.clusterName),
     namespace: cfg.namespace,
     miniCluster: app.miniCluster.manifest.metadata.name,
-    operatorVersion: app.operator.release.version,
+    operatorVersion: (app.operator?.release ?? FLUX_OPERATOR).version,
     clientCommand: clientCommand(cfg.stack),
   };
   return cluster.caCertificate ? { ...outputs, caCertificate: cluster.caCertificate } : outputs;

@@ -8,7 +8,8 @@ import { ProgramInputs, StackOutputs, deployFluxRestful, stackOutputs } from "./
 /** Any existing cluster, through the pinned context: the API on a node address, or through a port-forward. */
 export function deployLocal(cfg: LocalConfig, inputs: ProgramInputs, target: LocalTarget): StackOutputs {
   const local = new LocalCluster("local", { kubeconfig: target.kubeconfig, clusterIdentifier: target.cluster });
-  const app = deployFluxRestful(cfg, inputs, { provider: local.provider, nodePort: cfg.nodePort });
+  // NodePorts are cluster-wide: pinned only when the endpoint uses one, so stacks can share a cluster.
+  const app = deployFluxRestful(cfg, inputs, { provider: local.provider, nodePort: cfg.nodeAddress ? cfg.nodePort : undefined });
   const endpoint = cfg.nodeAddress
     ? directEndpoint(cfg.nodeAddress, cfg.nodePort, cfg.tls)
     : directEndpoint("127.0.0.1", cfg.localPort, cfg.tls);

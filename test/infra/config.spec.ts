@@ -1,10 +1,15 @@
 /** Config validation (pure) and the stack files. */
 import { strict as assert } from "node:assert";
-import { ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, SECRET_KEYS, isCidr, parseConfig, type RawConfig } from "../../infra/config";
+import {
+  ConfigError, DEFAULTS, ENCRYPTED, PLAIN_KEYS, PLAIN_TEXT, PROJECT_FILE, SECRET_KEYS, SETTINGS, isCidr, parseConfig, projectDefaults,
+  readProjectSettings, stackName, type RawConfig,
+} from "../../infra/config";
+import { SIDECAR_IMAGE } from "../../components/minicluster.build";
+import { FLUX_OPERATOR } from "../../components/flux-operator.build";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { readStackFile } from "../../scripts/plan";
+import { readStackFile, withProjectDefaults } from "../../scripts/plan";
 
 const gke = (extra: RawConfig = {}): RawConfig => ({
   "flux-restful:cloud": "gke", "gcp:project": "p", "gcp:zone": "us-central1-a", ...extra,
@@ -58,7 +63,7 @@ describe("infra config", () => {
     rejects(gke({ "gcp:project": undefined }), "gcp:project", /pulumi config set gcp:project/);
     rejects(gke({ "gcp:zone": "us-central1" }), "gcp:zone", /must be a zone such as us-central1-a/);
     rejects(eks({ "aws:region": "" }), "aws:region", /the AWS region is required/);
-    rejects(gke({ "flux-restful:size": "0" }), "flux-restful:size", /whole number from 1/);
+    rejects(gke({ "flux-restful:size": "-1" }), "flux-restful:size", /whole number from 0/);
     rejects(gke({ "flux-restful:size": "two" }), "flux-restful:size", /got "two"/);
     rejects(gke({ "flux-restful:size": "5" }), "flux-restful:size", /5 MiniCluster pods but the cluster has 4 nodes.*raise flux-restful:nodeCount/);
     rejects(gke({ "flux-restful:maxSize": "3" }), "flux-restful:maxSize", /smaller than flux-restful:size/);
@@ -123,6 +128,19 @@ describe("infra config", () => {
     rejects(gke({ "flux-restful:workspaceClaim": "Not_A_Name" }), "flux-restful:workspaceClaim", /PersistentVolumeClaim/);
   });
 
+  it("derives cluster and namespace names from the stack unless set, shortened with a hash to stay unique", () => {
+    const a = parseConfig(gke(), "team-a");
+    assert.deepEqual([a.clusterName, a.namespace], ["flux-restful-team-a", "flux-restful-team-a"]);
+    assert.deepEqual([stackName("Dev.Team_1", 63), stackName("dev", 63)], ["flux-restful-dev-team-1", "flux-restful-dev"]);
+    const long1 = stackName("a-very-long-stack-name-for-one-team", 32);
+    const long2 = stackName("a-very-long-stack-name-for-another-team", 32);
+    assert.ok(long1.length <= 32 && long2.length <= 32 && long1 !== long2, `${long1} ${long2}`);
+    assert.match(long1, /^flux-restful-a-very-long-[0-9a-f]{6}$/);
+    assert.equal(parseConfig(gke({ "flux-restful:clusterName": "mine", "flux-restful:namespace": "ns" }), "s").clusterName, "mine");
+    const longStack = parseConfig(gke(), "x".repeat(60));
+    assert.match(longStack.clusterName, /^[a-z]([-a-z0-9]{0,30}[a-z0-9])$/);
+  });
+
   it("checks CIDRs for both address families", () => {
     for (const ok of ["0.0.0.0/0", "203.0.113.7/32", "2001:db8::/48", "::/0"]) assert.ok(isCidr(ok), ok);
     for (const bad of ["203.0.113.7", "300.0.0.0/8", "10.0.0.0/x", "2001:db8::/129", ""]) assert.ok(!isCidr(bad), bad);
@@ -159,12 +177,73 @@ describe("infra config", () => {
       }
       const cfg = parseConfig({ "gcp:project": "p", ...values }, stack);
       assert.equal(cfg.cloud, stack);
-      assert.equal(cfg.namespace, DEFAULTS.namespace);
+      assert.equal(cfg.namespace, `flux-restful-${stack}`);
       if (cfg.cloud === "gke") {
         assert.equal(values["gcp:zone"], "us-central1-a");
         assert.deepEqual([cfg.nodeCount, cfg.machineType, cfg.allowedCidrs], [DEFAULTS.nodeCount, DEFAULTS.machineType, [...DEFAULTS.allowedCidrs]]);
       }
       if (cfg.cloud === "eks") assert.deepEqual([cfg.region, cfg.instanceType, cfg.nodeCount], ["us-east-2", DEFAULTS.instanceType, DEFAULTS.nodeCount]);
+    });
+  }
+});
+
+describe("the config schema in Pulumi.yaml", () => {
+  const declared = readProjectSettings();
+  const STACKS = ["gke", "eks", "local"];
+  /** A stack file's own values, without the project defaults the CLI adds. */
+  const ownValues = (stack: string): Record<string, string> => {
+    const config = parse(fs.readFileSync(path.join(path.dirname(PROJECT_FILE), `Pulumi.${stack}.yaml`), "utf8")).config as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  };
+
+  it("declares exactly the settings the program reads, each with its type, a description and (cloud aside) a default", () => {
+    assert.deepEqual(Object.keys(declared).sort(), Object.keys(SETTINGS).sort());
+    for (const [name, type] of Object.entries(SETTINGS)) {
+      const entry = declared[name];
+      assert.equal(entry.type, type, name);
+      assert.ok((entry.description ?? "").length > 10, `${name} has a description`);
+      if (type === "array") assert.deepEqual(entry.items, { type: "string" }, `${name}: Pulumi needs the items' type`);
+      assert.equal(entry.secret, undefined, name);
+      if (name === "cloud") assert.equal(entry.default, undefined, "cloud has no default: Pulumi requires it in every stack");
+      else assert.notEqual(entry.default, undefined, `${name}: without a default Pulumi would require it in every stack`);
+    }
+  });
+
+  it("is where the program takes its defaults from, refusing a file that disagrees with its types", () => {
+    assert.deepEqual(DEFAULTS, projectDefaults(declared));
+    assert.equal(DEFAULTS.nodeCount, declared.nodeCount.default);
+    assert.deepEqual(DEFAULTS.allowedCidrs, declared.allowedCidrs.default);
+    assert.throws(() => projectDefaults({ ...declared, nodeCount: { ...declared.nodeCount, type: "string", default: "4" } }),
+      /config "nodeCount" with type integer/);
+    assert.throws(() => projectDefaults({ ...declared, localPort: { ...declared.localPort, default: "5000" } }), /"localPort" a default of type integer/);
+    const { hasGpus: _, ...withoutOne } = declared;
+    assert.throws(() => projectDefaults(withoutOne), /config "hasGpus"/);
+  });
+
+  it("matches the images the components pin", () => {
+    assert.equal(DEFAULTS.sidecarImage, SIDECAR_IMAGE);
+    assert.equal(DEFAULTS.fluxViewImage, FLUX_OPERATOR.viewImage);
+  });
+
+  it("leaves out the optional secrets (a declared secret is required in every stack), which the program reads encrypted", () => {
+    const text = fs.readFileSync(PROJECT_FILE, "utf8");
+    for (const key of SECRET_KEYS) {
+      assert.equal(declared[key], undefined, key);
+      assert.match(text, new RegExp(`pulumi config set --secret flux-restful:${key} `), `Pulumi.yaml says how to set ${key}`);
+    }
+  });
+
+  for (const stack of STACKS) {
+    it(`Pulumi.${stack}.yaml repeats no default, and the program sees the same config with or without the CLI's defaults`, () => {
+      const own = ownValues(stack);
+      for (const [key, value] of Object.entries(own)) {
+        const name = key.replace(/^flux-restful:/, "");
+        if (name === key || name === "cloud") continue;
+        const fallback = declared[name]?.default;
+        assert.notEqual(value, typeof fallback === "string" ? fallback : JSON.stringify(fallback), `${key} repeats its default`);
+      }
+      const raw = { "gcp:project": "p", "flux-restful:kubeContext": "kind-kind", ...own };
+      assert.deepEqual(parseConfig(withProjectDefaults(raw), stack), parseConfig(raw, stack));
     });
   }
 });

@@ -20,6 +20,8 @@ export interface DeclaredOptions {
   deleteBeforeReplace?: boolean;
   ignoreChanges?: string[];
   provider?: string;
+  /** The packages of the providers handed over in `providers` (what a remote component receives). */
+  providers: string[];
   transforms: string[];
   /** Per input, the resources its value comes from: the engine replaces a dependent whose inputs come from a replaced resource. */
   propertyDeps: Record<string, string[]>;
@@ -57,6 +59,12 @@ function sourcesOf(value: unknown, into = new Set<string>()): Set<string> {
   return into;
 }
 
+/** The packages of a `providers` option (a list or a map of provider resources). */
+function providerPackages(providers: pulumi.ComponentResourceOptions["providers"]): string[] {
+  const list = Array.isArray(providers) ? providers : Object.values(providers ?? {});
+  return list.map((p) => (p as unknown as { getPackage(): string }).getPackage());
+}
+
 // Legacy stack transformations run inside the SDK, so unlike dependsOn sent to the engine they can be
 // observed under mocks. They need the root stack resource, hence runInPulumiStack below.
 function recordOptions(recording: DeclaredOptions[]): void {
@@ -71,6 +79,7 @@ function recordOptions(recording: DeclaredOptions[]): void {
       deleteBeforeReplace: opts.deleteBeforeReplace,
       ignoreChanges: opts.ignoreChanges,
       provider: opts.provider && nameOf(opts.provider),
+      providers: providerPackages((args.opts as pulumi.ComponentResourceOptions).providers),
       transforms: (opts.transforms ?? []).map((t) => t.name),
       propertyDeps: Object.fromEntries(Object.entries(args.props)
         .map(([key, value]) => [key, [...sourcesOf(value)].sort()] as const)
@@ -93,6 +102,8 @@ export interface EvaluateOptions {
   asPulumiRunsIt?: boolean;
   /** Poll the endpoint with this at the end (skipped otherwise, as under every other offline run). */
   waitUntilReady?: WaitUntilReady;
+  /** Take the config from Pulumi.<stackFile>.yaml while the stack has another name (default: the stack's own file). */
+  stackFile?: string;
 }
 
 /** The stack file's config plus overrides (secret overrides are marked secret). */
@@ -100,9 +111,9 @@ export async function evaluate(
   stack: string,
   overrides: Record<string, string> = {},
   secretOverrides: Record<string, string> = {},
-  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt, waitUntilReady }: EvaluateOptions = {},
+  { bundlePath = BUNDLE_PATH, fakes, fetch, asPulumiRunsIt, waitUntilReady, stackFile = stack }: EvaluateOptions = {},
 ): Promise<Evaluation> {
-  const { values, secretKeys } = readStackFile(stack);
+  const { values, secretKeys } = readStackFile(stackFile);
   const config = { "gcp:project": "test-project", ...values, ...overrides, ...secretOverrides };
   const resources = await installOfflineMocks(PROJECT, stack, fakes);
   lastDeclared = resources;

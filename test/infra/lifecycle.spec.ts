@@ -168,7 +168,7 @@ describe("infra lifecycle (mocked)", function () {
   describe("the Kubernetes providers", () => {
     it("identify the cluster from config (GKE: project/zone/name; EKS: region/name) and never set deleteUnreachable", async () => {
       const gke = providerOf(await evaluate("gke"));
-      assert.equal(gke.clusterIdentifier, "projects/test-project/locations/us-central1-a/clusters/flux-restful");
+      assert.equal(gke.clusterIdentifier, "projects/test-project/locations/us-central1-a/clusters/flux-restful-gke");
       assert.ok(!("deleteUnreachable" in gke), "a transient failure must never drop objects from the state");
       const eks = providerOf(await evaluate("eks", { "aws:region": "eu-west-1", "flux-restful:clusterName": "c2" }));
       assert.equal(eks.clusterIdentifier, "eu-west-1/c2");

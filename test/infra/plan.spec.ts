@@ -1,10 +1,14 @@
 /** `npm run plan`: the offline listing, its JSON form and the Kubernetes YAML. */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { Plan, planAsJson, planAsKubernetes, planAsText, planStack } from "../../scripts/plan";
 import { BUNDLE_PATH } from "./harness";
 import { FAKE_BUNDLE, OPERATOR_MANIFEST } from "./fixtures";
 import { FLUX_OPERATOR } from "../../components/flux-operator.build";
+import { buildLbControllerPolicy } from "../../components/lb-controller.build";
+import { isSecretValue } from "../../infra/mocks";
 
 const GENERATED = /offline-flux-(token|secret-key)/;
 
@@ -31,6 +35,48 @@ describe("infra plan script", function () {
     assert.equal(secret.inputs.stringData, "[secret]");
     assert.doesNotMatch(json, GENERATED);
     assert.ok(list.some((r) => r.type === "kubernetes:helm.sh/v3:Release"));
+  });
+
+  it("gives every input whole in JSON: the load balancer controller's IAM policy parses to the built document", () => {
+    const list = JSON.parse(planAsJson(eks)) as { type: string; name: string; inputs: Record<string, any> }[];
+    const policy = list.find((r) => r.type === "aws:iam/policy:Policy" && r.name === "lb-controller-policy")!;
+    assert.ok(policy.inputs.policy.length > 500, "long enough that the text listing abbreviates it");
+    assert.deepEqual(JSON.parse(policy.inputs.policy), buildLbControllerPolicy());
+    const leaves = (v: unknown): unknown[] =>
+      Array.isArray(v) ? v.flatMap(leaves) : typeof v === "object" && v !== null ? Object.values(v).flatMap(leaves) : [v];
+    assert.deepEqual(leaves(list).filter((v) => typeof v === "string" && /^<\d+ characters>$/.test(v)), []);
+    assert.match(planAsText(eks), /policy = "<\d+ characters>"/, "only the text listing shortens");
+  });
+
+  it("writes the whole JSON through a pipe, past the 64 KiB a pipe takes at once", () => {
+    const root = path.join(__dirname, "..", "..");
+    // Through the tsx CLI, as `npm run plan` runs it (its child's stdout is a pipe that an early exit cuts).
+    const run = spawnSync(path.join(root, "node_modules", ".bin", "tsx"), [path.join(root, "scripts", "plan.ts"), "--stack", "eks", "--json"], {
+      cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.stdout.length > 64 * 1024, `${run.stdout.length} bytes`);
+    const list = JSON.parse(run.stdout) as { type: string; inputs: Record<string, any> }[];
+    assert.ok(JSON.parse(list.find((r) => r.type === "aws:iam/policy:Policy")!.inputs.policy).Statement.length > 10);
+  });
+
+  it("masks exactly the secret inputs in JSON, and nothing else", () => {
+    const list = JSON.parse(planAsJson(eks)) as { inputs: Record<string, unknown> }[];
+    let secrets = 0;
+    const check = (raw: unknown, shown: unknown, where: string): void => {
+      if (isSecretValue(raw)) {
+        secrets++;
+        assert.equal(shown, "[secret]", where);
+      } else if (Array.isArray(raw)) {
+        raw.forEach((v, i) => check(v, (shown as unknown[])[i], `${where}[${i}]`));
+      } else if (typeof raw === "object" && raw !== null && !("__pulumiType" in raw)) {
+        for (const [k, v] of Object.entries(raw)) check(v, (shown as Record<string, unknown>)[k], `${where}.${k}`);
+      } else if (typeof raw !== "object") {
+        assert.equal(shown, raw, where);
+      }
+    };
+    eks.resources.forEach((r, i) => check(r.inputs, list[i].inputs, `${r.type} ${r.name}`));
+    assert.ok(secrets >= 3, `found ${secrets} secret inputs`);
   });
 
   it("lists resources and outputs as text, secrets masked", () => {

@@ -89,7 +89,7 @@ function sidecarOf(ev: Evaluation) {
 }
 
 /** The checks every stack shares: the MiniCluster, its Secret and ConfigMap, the operator, no leaked credential. */
-function assertFluxRestful(ev: Evaluation, namespace = "flux-restful"): MiniClusterManifest {
+function assertFluxRestful(ev: Evaluation, namespace: string): MiniClusterManifest {
   const mc = one(ev.resources, T.miniCluster).inputs as MiniClusterManifest;
   assert.deepEqual(operatorRuleViolations(mc), []);
   assert.equal(mc.metadata.namespace, namespace);
@@ -155,7 +155,7 @@ describe("infra stacks (mocked)", function () {
     });
 
     it("deploys the operator and the MiniCluster, credentials only in the Secret", () => {
-      const mc = assertFluxRestful(ev);
+      const mc = assertFluxRestful(ev, "flux-restful-gke");
       assert.equal(mc.spec.size, 4);
       assert.equal(ofType(ev.resources, T.ingress).length, 0);
     });
@@ -242,12 +242,12 @@ describe("infra stacks (mocked)", function () {
       assert.equal(pub.length, 2);
       assert.equal(priv.length, 2);
       assert.equal(new Set(pub.map((s) => s.availabilityZone)).size, 2);
-      assert.ok(subnets.every((s) => s.tags["kubernetes.io/cluster/flux-restful"] === "shared"));
+      assert.ok(subnets.every((s) => s.tags["kubernetes.io/cluster/flux-restful-eks"] === "shared"));
     });
 
     it("creates the cluster with its OIDC provider and one managed group of 4 m5.2xlarge nodes", () => {
       const c = one(ev.resources, T.eks).inputs;
-      assert.equal(c.name, "flux-restful");
+      assert.equal(c.name, "flux-restful-eks");
       assert.equal(c.createOidcProvider, true);
       assert.equal(c.authenticationMode, "API");
       assert.equal(c.skipDefaultNodeGroup, true);
@@ -263,7 +263,7 @@ describe("infra stacks (mocked)", function () {
       assert.equal(release.version, "3.5.0");
       assert.equal(release.repositoryOpts.repo, "https://aws.github.io/eks-charts");
       assert.equal(release.namespace, "kube-system");
-      assert.equal(release.values.clusterName, "flux-restful");
+      assert.equal(release.values.clusterName, "flux-restful-eks");
       assert.equal(release.values.region, "us-east-2");
       assert.equal(release.values.vpcId, "eks-vpc-id");
       const role = ev.resources.find((r) => r.type === T.role && r.name === "lb-controller-role")!;
@@ -294,7 +294,7 @@ describe("infra stacks (mocked)", function () {
       assert.ok(deps(T.release).includes("eks-nodes"), "the controller waits for nodes");
     });
 
-    it("deploys the operator and the MiniCluster, credentials only in the Secret", () => { assertFluxRestful(ev); });
+    it("deploys the operator and the MiniCluster, credentials only in the Secret", () => { assertFluxRestful(ev, "flux-restful-eks"); });
 
     it("tells the sidecar about the ALB: client address and scheme from its headers, keep-alive past its idle timeout", () => {
       const env = sidecarOf(ev).environment!;
@@ -376,14 +376,14 @@ describe("infra stacks (mocked)", function () {
 
     it("deploys onto the pinned context with no cloud resources", () => {
       assertNoneFrom(ev, "gcp:", "aws:", "eks:");
-      assertFluxRestful(ev);
+      assertFluxRestful(ev, "flux-restful-local");
     });
 
     it("exports a port-forward endpoint and a kubeconfig holding only the pinned context", async () => {
       await assertOutputs(ev.outputs);
       assert.deepEqual(await valueOf(ev.outputs.endpoint), { scheme: "http", host: "127.0.0.1", port: 5000 });
       assertNoGeneratedTls(ev);
-      assert.equal(ev.outputs.portForwardCommand, "kubectl -n flux-restful port-forward svc/flux-restful-api 5000:5000");
+      assert.equal(ev.outputs.portForwardCommand, "kubectl -n flux-restful-local port-forward svc/flux-restful-api 5000:5000");
       assert.equal(await valueOf(ev.outputs.clusterName), "kind-dev");
       assert.ok(!(await valueOf(ev.outputs.kubeconfig)).includes("prod-secret-token"));
     });
@@ -407,7 +407,7 @@ describe("infra stacks (mocked)", function () {
   describe("the workspace", () => {
     it("with your claim: every pod mounts it at /workspace through the broker's container, no claim created", async () => {
       const ev = await evaluate("gke", { "flux-restful:workspaceClaim": "my-filestore" });
-      const mc = assertFluxRestful(ev);
+      const mc = assertFluxRestful(ev, "flux-restful-gke");
       assert.deepEqual(mc.spec.containers[0].volumes, { workspace: { claimName: "my-filestore", path: "/workspace" } });
       assert.equal(sidecarOf(ev).environment!.FLUX_WORKSPACE, "/workspace");
       assert.deepEqual(ofType(ev.resources, T.claim), []);
@@ -422,9 +422,9 @@ describe("infra stacks (mocked)", function () {
 
     it("from a storage class: a ReadWriteMany claim in the namespace, created before the MiniCluster that mounts it", async () => {
       const ev = await evaluate("eks", { "flux-restful:workspaceStorageClass": "efs-sc", "flux-restful:workspaceSize": "100Gi" });
-      const mc = assertFluxRestful(ev);
+      const mc = assertFluxRestful(ev, "flux-restful-eks");
       const claim = one(ev.resources, T.claim);
-      assert.equal(claim.inputs.metadata.namespace, "flux-restful");
+      assert.equal(claim.inputs.metadata.namespace, "flux-restful-eks");
       assert.deepEqual(claim.inputs.spec, { accessModes: ["ReadWriteMany"], storageClassName: "efs-sc", resources: { requests: { storage: "100Gi" } } });
       assert.equal(mc.spec.containers[0].volumes!.workspace.claimName, claim.inputs.metadata.name);
       assert.ok(ev.options.find((o) => o.type === T.miniCluster)!.dependsOn.includes(claim.name));
