@@ -7,8 +7,6 @@
 import {
   MessageFlags,
   MessageType,
-  ROLE_NONE,
-  USERID_UNKNOWN,
   encodeStringPayload,
   type FluxMessage,
 } from "../flux/codec";
@@ -32,6 +30,9 @@ export const DEFAULT_DENIED_TOPICS: readonly string[] = [
 
 /** EPERM: what the broker itself answers a request the sender's role may not make. */
 const EPERM = 1;
+/** FLUX_ROLE_OWNER and FLUX_ROLE_LOCAL: what the broker stamps for the owner on its local connector. */
+const ROLE_OWNER = 1;
+const ROLE_LOCAL = 4;
 
 export class TopicPolicy {
   readonly denied: ReadonlySet<string>;
@@ -50,17 +51,21 @@ export class TopicPolicy {
 /**
  * The broker's way of refusing a request: a response with the request's topic and matchtag,
  * errnum EPERM and an error string, so the client's RPC fails at once instead of waiting.
+ * Built as flux_respond_error builds it (the request's flags and route stack kept), with the
+ * credentials the broker stamps on what it sends the owner's connection: libflux drops a
+ * response whose rolemask grants nothing, and the RPC would wait for ever.
  * A NORESPONSE request gets nothing (undefined), as from the broker.
  */
-export function deniedResponse(request: FluxMessage): FluxMessage | undefined {
+export function deniedResponse(request: FluxMessage, ownerUid: number): FluxMessage | undefined {
   if (request.flags & MessageFlags.NORESPONSE) return undefined;
   return {
     type: MessageType.RESPONSE,
-    flags: MessageFlags.TOPIC | MessageFlags.PAYLOAD,
-    userid: USERID_UNKNOWN,
-    rolemask: ROLE_NONE,
+    flags: request.flags | MessageFlags.PAYLOAD,
+    userid: ownerUid,
+    rolemask: ROLE_OWNER | ROLE_LOCAL,
     aux1: EPERM,
     aux2: request.aux2,
+    routes: request.flags & MessageFlags.ROUTE ? (request.routes ?? []) : undefined,
     topic: request.topic,
     payload: encodeStringPayload(`${request.topic} is not allowed through the flux-restful proxy (FLUX_PROXY_ALLOW_TOPICS)`),
   };

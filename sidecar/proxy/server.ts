@@ -213,7 +213,8 @@ export class FluxProxy {
       if (this.policy.refuses(msg)) {
         stats.denied++;
         this.deps.log.warn({ user, topic: msg.topic }, "flux proxy: denied topic refused");
-        const response = deniedResponse(msg);
+        // The sidecar's uid is the owner's: only the owner's connection is accepted by the broker (guests are off).
+        const response = deniedResponse(msg, process.getuid?.() ?? 0);
         if (response) ws.send(frameMessage(encodeMessage(response)), { binary: true });
         return;
       }

@@ -10,7 +10,7 @@ import { listenProxy, type ProxyListener } from "../../client/src/proxy";
 import { FluxClient, buildJobspec } from "../../sidecar/flux";
 import { MessageReader, encodeMessage, frameMessage, MessageType, MessageFlags, NODEID_ANY, USERID_UNKNOWN, ROLE_NONE, encodeJsonPayload } from "../../sidecar/flux/codec";
 import { ConfigError, loadConfig } from "../../sidecar/config";
-import { DEFAULT_DENIED_TOPICS, TopicPolicy } from "../../sidecar/proxy/policy";
+import { DEFAULT_DENIED_TOPICS, TopicPolicy, deniedResponse } from "../../sidecar/proxy/policy";
 import { RawClient } from "../test-broker/raw-client";
 import { startBroker } from "../support/broker";
 import { startTestSidecar, type Broker, type Sidecar } from "../sidecar/support";
@@ -266,5 +266,14 @@ describe("flux proxy: configuration", function () {
     assert.equal(new TopicPolicy(["module.load"]).refuses(request("module.load")), false);
     assert.equal(new TopicPolicy(["module.load"]).refuses(request("module.remove")), true);
     assert.equal(new TopicPolicy().refuses(request("job-manager.submit")), false);
+  });
+
+  it("refuses as the broker does: the request's flags and routes kept, owner credentials, errnum EPERM", () => {
+    const streaming = { type: MessageType.REQUEST, flags: MessageFlags.TOPIC | MessageFlags.ROUTE | MessageFlags.STREAMING, userid: USERID_UNKNOWN, rolemask: ROLE_NONE, aux1: NODEID_ANY, aux2: 9, routes: [], topic: "shutdown.start" };
+    const reply = deniedResponse(streaming, 1000)!;
+    assert.equal(reply.type, MessageType.RESPONSE);
+    assert.equal(reply.flags, MessageFlags.TOPIC | MessageFlags.ROUTE | MessageFlags.STREAMING | MessageFlags.PAYLOAD);
+    assert.deepEqual([reply.aux1, reply.aux2, reply.userid, reply.rolemask], [1, 9, 1000, 5]);
+    assert.equal(deniedResponse({ ...streaming, flags: MessageFlags.TOPIC | MessageFlags.NORESPONSE }, 1000), undefined);
   });
 });
