@@ -30,7 +30,7 @@ step flux submit --wait hostname
 step bash -c 'id=$(flux submit echo hello from the proxy); flux job attach $id'
 step flux jobs -a
 step flux run -N2 hostname
-step flux python -c 'import flux, os; h = flux.Flux(); print("python bindings via", os.environ["FLUX_URI"], "size", h.attr_get("size"), "jobs", len(flux.job.JobList(h).jobs()))'
+step flux python -c 'import flux, flux.job, os; h = flux.Flux(); print("python bindings via", os.environ["FLUX_URI"], "size", h.attr_get("size"), "jobs", len(flux.job.JobList(h).jobs()))'
 step flux module load sched-simple
 step flux shutdown --quiet
 echo "# the sidecar's log lines for the proxied connections (no payloads):"
