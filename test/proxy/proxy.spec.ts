@@ -231,6 +231,57 @@ describe("flux proxy", function () {
   });
 });
 
+describe("flux proxy: long-lived connections", function () {
+  let broker: Broker;
+  let sidecar: Sidecar;
+  let proxy: ProxyListener;
+  before(async () => {
+    broker = await startBroker({ kind: "test" });
+    sidecar = await startTestSidecar(broker, { ...PROXY_ENV, FLUX_HEADERS_TIMEOUT_SECONDS: "1", FLUX_REQUEST_TIMEOUT_SECONDS: "1", FLUX_KEEPALIVE_TIMEOUT_SECONDS: "1" });
+    proxy = await listenProxy({ host: sidecar.url, user: sidecar.user, token: sidecar.token });
+  });
+  after(async () => {
+    await proxy?.close();
+    await sidecar?.close();
+    await broker?.stop();
+  });
+
+  it("outlive the HTTP request, header and keep-alive timeouts while quiet", async () => {
+    const raw = await RawClient.connect(proxy.socketPath);
+    try {
+      assert.equal((await raw.rpc("broker.ping", { seq: 1, pad: "", route: "" })).errnum, 0);
+      await new Promise((r) => setTimeout(r, 3500)); // past all three (1 s each, checked every second)
+      assert.equal((await raw.rpc("broker.ping", { seq: 2, pad: "", route: "" })).errnum, 0);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe("flux proxy: idle connections", function () {
+  let broker: Broker;
+  let sidecar: Sidecar;
+  let proxy: ProxyListener;
+  before(async () => {
+    broker = await startBroker({ kind: "test" });
+    sidecar = await startTestSidecar(broker, { ...PROXY_ENV, FLUX_PROXY_IDLE_SECONDS: "1" });
+    proxy = await listenProxy({ host: sidecar.url, user: sidecar.user, token: sidecar.token });
+  });
+  after(async () => {
+    await proxy?.close();
+    await sidecar?.close();
+    await broker?.stop();
+  });
+
+  it("are closed after FLUX_PROXY_IDLE_SECONDS without a message, and the local client sees it", async () => {
+    const raw = await RawClient.connect(proxy.socketPath);
+    const closed = once((raw as unknown as { socket: net.Socket }).socket, "close");
+    assert.equal((await raw.rpc("broker.ping", { seq: 1, pad: "", route: "" })).errnum, 0);
+    await closed;
+    await eventually(() => sidecar.logLines.some((l) => l.includes("flux proxy connection closed") && l.includes("idle for 1 s")), "the idle close is logged");
+  });
+});
+
 describe("flux proxy: off by default", function () {
   let broker: Broker;
   let sidecar: Sidecar;
