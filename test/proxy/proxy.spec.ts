@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
 import WebSocket from "ws";
+import { main } from "flux-restful-client/cli";
 import { listenProxy, type ProxyListener } from "../../client/src/proxy";
 import { FluxClient, buildJobspec } from "../../sidecar/flux";
 import { MessageReader, encodeMessage, frameMessage, MessageType, MessageFlags, NODEID_ANY, USERID_UNKNOWN, ROLE_NONE, encodeJsonPayload } from "../../sidecar/flux/codec";
@@ -88,6 +89,20 @@ describe("flux proxy", function () {
     } finally {
       await client.close();
     }
+  });
+
+  it("flux-restful proxy -- CMD runs CMD with FLUX_URI of its socket and exits with its status", async () => {
+    // The child reads the local connector's handshake byte through FLUX_URI and exits 3 when it is 0.
+    const child = `const s = require("net").createConnection(process.env.FLUX_URI.slice("local://".length));
+      s.once("data", (b) => { console.log(process.env.FLUX_URI); process.exit(b[0] === 0 ? 3 : 4); });`;
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, env: { ...process.env, FLUX_USER: sidecar.user, FLUX_TOKEN: sidecar.token } };
+    const code = await main(["--host", sidecar.url, "proxy", "--", process.execPath, "-e", child], io);
+    assert.equal(code, 3, err.join(""));
+    const bad = await main(["--host", sidecar.url, "--token", "wrong", "proxy", "--", process.execPath, "-e", child], { ...io, stderr: { write: (t: string) => err.push(t) } });
+    assert.equal(bad, 4);
+    assert.match(err.join(""), /proxy: the sidecar refused the proxy connection: HTTP 401/);
   });
 
   it("answers a denied topic with EPERM at once, and the connection goes on", async () => {
