@@ -11,7 +11,7 @@
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import {
   FRAME_HEADER_SIZE,
   MessageReader,
@@ -50,7 +50,7 @@ const CLOSE_TOO_BIG = 1009;
 const CLOSE_BROKER_GONE = 1011;
 
 export class FluxProxy {
-  private readonly wss: WebSocketServer;
+  private readonly wss: WebSocketServer | undefined;
   private readonly policy: TopicPolicy;
   private readonly perUser = new Map<string, number>();
   private readonly sockets = new Set<WebSocket>();
@@ -60,8 +60,12 @@ export class FluxProxy {
     private readonly limits: ProxyLimits,
     private readonly deps: { auth: Auth; log: Logger; socketPath: () => string; claim(socket: Duplex): void },
   ) {
+    // ws is loaded only when the proxy is on: a sidecar without it does not pay for it in memory.
     // The frame header counts toward the WebSocket message: a message over the limit closes (1009).
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes + FRAME_HEADER_SIZE, perMessageDeflate: false });
+    if (limits.enabled) {
+      const { WebSocketServer: Server } = require("ws") as typeof import("ws");
+      this.wss = new Server({ noServer: true, maxPayload: limits.maxMessageBytes + FRAME_HEADER_SIZE, perMessageDeflate: false });
+    }
     this.policy = new TopicPolicy(limits.allowTopics);
   }
 
@@ -88,7 +92,8 @@ export class FluxProxy {
 
   private async admit(raw: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const req = new ApiRequest(raw, 0);
-    if (req.targetError !== undefined || req.routingPath !== PROXY_PATH || !this.limits.enabled) {
+    const wss = this.wss;
+    if (req.targetError !== undefined || req.routingPath !== PROXY_PATH || !wss) {
       throw new ApiError(404, { detail: "Not Found" });
     }
     if (req.method !== "GET") throw new ApiError(405, { detail: "Method Not Allowed" });
@@ -128,7 +133,7 @@ export class FluxProxy {
       return;
     }
     this.deps.claim(socket);
-    this.wss.handleUpgrade(raw, socket, head, (ws) => this.join(ws, broker.socket, broker.rest, user, req.remoteAddress, release));
+    wss.handleUpgrade(raw, socket, head, (ws) => this.join(ws, broker.socket, broker.rest, user, req.remoteAddress, release));
   }
 
   private join(ws: WebSocket, broker: net.Socket, early: Buffer, user: string, address: string, release: () => void): void {
