@@ -134,7 +134,6 @@ export async function startSidecar(
     ? (await import("node:https")).createServer({ ...limits, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.headersTimeoutMs }, listener)
     : createHttpServer(limits, listener);
   gate.attach(server);
-  // Always listening, so an upgrade is answered (404 while the proxy is off) rather than dropped.
   const proxy = new FluxProxy(
     {
       enabled: config.fluxProxy,
@@ -144,9 +143,10 @@ export async function startSidecar(
       maxMessageBytes: config.maxMessageBytes,
       allowTopics: config.proxyAllowTopics,
     },
-    { auth: deps.auth, log, socketPath: () => flux.socketPath, claim: (socket) => gate.claim(socket as import("node:net").Socket) },
+    { auth: deps.auth, log, socketPath: () => flux.socketPath, claim: (socket) => gate.claim(socket as import("node:net").Socket), serve: listener },
   );
-  server.on("upgrade", proxy.upgrade);
+  // Only when on: with no "upgrade" listener Node serves every request as before (the proxy path is a 404).
+  if (config.fluxProxy) server.on("upgrade", proxy.upgrade);
   deps.metrics.trackConnections(gate);
 
   await new Promise<void>((resolve, reject) => {

@@ -8,7 +8,7 @@
  * re-encoded from what was checked (userid and rolemask cleared, so the broker stamps the
  * connection's own). Broker messages are split on message boundaries and relayed as they are.
  */
-import type { IncomingMessage } from "node:http";
+import { ServerResponse, type IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
@@ -58,7 +58,14 @@ export class FluxProxy {
 
   constructor(
     private readonly limits: ProxyLimits,
-    private readonly deps: { auth: Auth; log: Logger; socketPath: () => string; claim(socket: Duplex): void },
+    private readonly deps: {
+      auth: Auth;
+      log: Logger;
+      socketPath: () => string;
+      claim(socket: Duplex): void;
+      /** The API's request listener, for upgrade requests that are not the proxy's (Upgrade: h2c from curl --http2). */
+      serve(raw: IncomingMessage, res: ServerResponse): void;
+    },
   ) {
     // ws is loaded only when the proxy is on: a sidecar without it does not pay for it in memory.
     // The frame header counts toward the WebSocket message: a message over the limit closes (1009).
@@ -76,6 +83,19 @@ export class FluxProxy {
   /** The server's "upgrade" listener: answers with an HTTP error, or joins client and broker. */
   readonly upgrade = (raw: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => socket.destroy());
+    // Node hands every request with an Upgrade header here once a listener exists: one that does
+    // not ask for this WebSocket is an ordinary request, answered by the API on this connection.
+    if (raw.headers.upgrade?.toLowerCase() !== "websocket" || new ApiRequest(raw, 0).routingPath !== PROXY_PATH) {
+      if (raw.headers["content-length"] || raw.headers["transfer-encoding"]) {
+        return refuse(socket, 400, { detail: "A request with an Upgrade header and a body is not supported here" });
+      }
+      const res = new ServerResponse(raw);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as net.Socket);
+      res.once("finish", () => socket.end());
+      this.deps.serve(raw, res);
+      return;
+    }
     void this.admit(raw, socket, head).catch((err: unknown) => {
       const status = err instanceof ApiError ? err.status : 500;
       const body = err instanceof ApiError ? err.body : { detail: "Internal error" };

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import http from "node:http";
 import net from "node:net";
 import WebSocket from "ws";
 import { main } from "flux-restful-client/cli";
@@ -162,6 +163,21 @@ describe("flux proxy", function () {
       ws.once("error", () => resolve(-1));
     });
     assert.equal(other, 404);
+  });
+
+  it("serves other requests that carry an Upgrade header (curl --http2 sends h2c) as before", async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get(`${sidecar.url}/v1/jobs`, { headers: { authorization: basic(sidecar), connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA" } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? -1, body: text }));
+      });
+      req.on("error", reject);
+    });
+    assert.equal(status, 200, body);
+    const listing = await fetch(`${sidecar.url}/v1/jobs`, { headers: { authorization: basic(sidecar) } });
+    assert.deepEqual(JSON.parse(body), await listing.json(), "the same answer as without the Upgrade header");
   });
 
   it("gives a local client a clear error when the sidecar refuses it", async () => {
