@@ -211,6 +211,8 @@ export interface MiniClusterInput {
   /** Where jobs and the sidecar share files (default: each pod's own, in the view volume). */
   workspace?: Workspace;
   hasGpus: boolean;
+  /** Serve the Flux proxy (FLUX_PROXY, docs/proxy.md); default off. */
+  fluxProxy?: boolean;
   tokenExpiresMinutes: number;
   /** Serve HTTPS from the sidecar with the certificate in the TLS Secret. */
   tls: boolean;
@@ -287,6 +289,8 @@ function sidecarContainer(input: MiniClusterInput): MiniClusterContainer {
     },
     [CREDENTIALS_SECRET]: { secretName: CREDENTIALS_SECRET, path: CREDENTIALS_MOUNT_PATH, readOnly: true },
   };
+  // Only when on: the sidecar's default is off, and existing MiniClusters keep their spec as it was.
+  if (input.fluxProxy) environment.FLUX_PROXY = "true";
   if (input.tls) {
     environment.FLUX_TLS_CERT_FILE = `${TLS_MOUNT_PATH}/tls.crt`;
     environment.FLUX_TLS_KEY_FILE = `${TLS_MOUNT_PATH}/tls.key`;

@@ -23,6 +23,8 @@ export interface FluxMiniClusterArgs {
   size: number;
   maxSize: number;
   hasGpus: boolean;
+  /** Serve the Flux proxy (FLUX_PROXY, docs/proxy.md); default off. */
+  fluxProxy?: boolean;
   tokenExpiresMinutes: number;
   sidecarImage: string;
   /** The Flux view image: which flux-core the brokers run. */
@@ -70,6 +72,7 @@ export class FluxMiniCluster extends pulumi.ComponentResource {
       viewImage: args.viewImage,
       workspace: miniClusterWorkspace(args.workspace),
       hasGpus: args.hasGpus,
+      fluxProxy: args.fluxProxy,
       tokenExpiresMinutes: args.tokenExpiresMinutes,
       tls: args.tls !== undefined,
       frontEnvironment: args.frontEnvironment,

@@ -36,6 +36,7 @@ export const SETTINGS = {
   fluxUser: "string",
   tokenExpiresMinutes: "integer",
   hasGpus: "boolean",
+  fluxProxy: "boolean",
   sidecarImage: "string",
   fluxViewImage: "string",
   kubeContext: "string",
@@ -128,6 +129,8 @@ export interface CommonConfig {
   fluxUser: string;
   tokenExpiresMinutes: number;
   hasGpus: boolean;
+  /** Serve the Flux proxy (FLUX_PROXY): docs/proxy.md. */
+  fluxProxy: boolean;
   sidecarImage: string;
   /** The Flux view image the MiniCluster mounts: it decides which flux-core the brokers run. */
   fluxViewImage: string;
@@ -396,6 +399,7 @@ export function parseConfig(raw: RawConfig, stack: string): DeploymentConfig {
     fluxUser,
     tokenExpiresMinutes: r.integer("tokenExpiresMinutes", DEFAULTS.tokenExpiresMinutes, 1, 525600),
     hasGpus: r.boolean("hasGpus", DEFAULTS.hasGpus),
+    fluxProxy: r.boolean("fluxProxy", DEFAULTS.fluxProxy),
     sidecarImage,
     fluxViewImage,
     tls: tlsCertificate,

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { fluxExecutable } from "../test/support/broker";
 
-export const SKIP_MESSAGE = "flux not on PATH: real-broker suites skipped (contract, sidecar, client, reliability, web)";
+export const SKIP_MESSAGE = "flux not on PATH: real-broker suites skipped (contract, sidecar, client, reliability, web, proxy)";
 
 /** The real-broker suites, each run in a broker of its own (the web suite needs one to itself). */
 export const REAL_BROKER_SUITES: Record<string, string[]> = {
@@ -23,6 +23,7 @@ export const REAL_BROKER_SUITES: Record<string, string[]> = {
   client: ["test/client/e2e.spec.ts", "test/client/workspace.spec.ts", "test/client/files-cli.spec.ts"],
   reliability: ["test/reliability/**/*.spec.ts"],
   web: ["test/web/*.spec.ts"],
+  proxy: ["test/proxy/*.spec.ts"],
 };
 
 /** Parts of a suite that can be run alone by name (`npm run test:flux -- files`); the full run has them already. */

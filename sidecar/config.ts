@@ -78,6 +78,15 @@ export interface SidecarConfig {
    * working directory, and what the file routes serve. Undefined: no file routes, no default cwd.
    */
   workspace?: string;
+  /** FLUX_PROXY: the Flux proxy (docs/proxy.md), only with FLUX_REQUIRE_AUTH. */
+  fluxProxy: boolean;
+  /** Proxied Flux connections at once, in all and per user (FLUX_PROXY_MAX_CONNECTIONS[_PER_USER]). */
+  proxyMaxConnections: number;
+  proxyMaxConnectionsPerUser: number;
+  /** A proxied connection with no Flux message either way for this long is closed (FLUX_PROXY_IDLE_SECONDS). */
+  proxyIdleMs: number;
+  /** FLUX_PROXY_ALLOW_TOPICS: topics taken off the proxy's default deny list. */
+  proxyAllowTopics: string[];
   /** Decoded bytes and number of files one submit may carry (attributes.system.files). */
   maxJobFilesBytes: number;
   maxJobFiles: number;
@@ -271,6 +280,8 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
       throw new ConfigError(`FLUX_URI: ${(err as Error).message}`);
     }
   }
+  const fluxProxy = parseBool("FLUX_PROXY", env.FLUX_PROXY, false);
+  if (fluxProxy && !requireAuth) throw new ConfigError("FLUX_PROXY needs FLUX_REQUIRE_AUTH=true: a proxied client acts as the instance owner");
   const logLevel = (env.FLUX_LOG_LEVEL ?? "info").trim();
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new ConfigError(`FLUX_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -316,6 +327,11 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     maxJobFiles: parseInteger("FLUX_MAX_JOB_FILES", env.FLUX_MAX_JOB_FILES, 64, 0, 10_000),
     maxUploadBytes: parseInteger("FLUX_MAX_UPLOAD_BYTES", env.FLUX_MAX_UPLOAD_BYTES, 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     maxListEntries: parseInteger("FLUX_MAX_LIST_ENTRIES", env.FLUX_MAX_LIST_ENTRIES, 1000, 1, 1_000_000),
+    fluxProxy,
+    proxyMaxConnections: parseInteger("FLUX_PROXY_MAX_CONNECTIONS", env.FLUX_PROXY_MAX_CONNECTIONS, 32, 1, 10_000),
+    proxyMaxConnectionsPerUser: parseInteger("FLUX_PROXY_MAX_CONNECTIONS_PER_USER", env.FLUX_PROXY_MAX_CONNECTIONS_PER_USER, 16, 1, 10_000),
+    proxyIdleMs: 1000 * parseInteger("FLUX_PROXY_IDLE_SECONDS", env.FLUX_PROXY_IDLE_SECONDS, 3600, 1, 7 * 86400),
+    proxyAllowTopics: (env.FLUX_PROXY_ALLOW_TOPICS ?? "").split(",").map((t) => t.trim()).filter(Boolean),
     restartOnStop: parseBool("FLUX_RESTART_ON_STOP", env.FLUX_RESTART_ON_STOP, false),
     logLevel,
   };

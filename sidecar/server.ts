@@ -33,6 +33,7 @@ import { findSocket } from "./socket";
 import { logBrokerVersion } from "./broker-version";
 import { registerWeb } from "./web";
 import { VolumeWatcher, volumeVersion } from "./reload";
+import { FluxProxy } from "./proxy/server";
 
 export interface SidecarHandle {
   url: string;
@@ -64,6 +65,7 @@ function logBanner(log: Logger, config: SidecarConfig, uri: string, url: string)
       hasGpus: config.hasGpus,
       optionFlags: config.optionFlags,
       tls: Boolean(config.tls),
+      fluxProxy: config.fluxProxy,
     },
     `Flux RESTful sidecar listening on ${url} (auth ${config.requireAuth ? "required" : "off"})`,
   );
@@ -132,6 +134,19 @@ export async function startSidecar(
     ? (await import("node:https")).createServer({ ...limits, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.headersTimeoutMs }, listener)
     : createHttpServer(limits, listener);
   gate.attach(server);
+  const proxy = new FluxProxy(
+    {
+      enabled: config.fluxProxy,
+      maxConnections: config.proxyMaxConnections,
+      maxConnectionsPerUser: config.proxyMaxConnectionsPerUser,
+      idleMs: config.proxyIdleMs,
+      maxMessageBytes: config.maxMessageBytes,
+      allowTopics: config.proxyAllowTopics,
+    },
+    { auth: deps.auth, log, socketPath: () => flux.socketPath, claim: (socket) => gate.claim(socket as import("node:net").Socket), serve: listener },
+  );
+  // Only when on: with no "upgrade" listener Node serves every request as before (the proxy path is a 404).
+  if (config.fluxProxy) server.on("upgrade", proxy.upgrade);
   deps.metrics.trackConnections(gate);
 
   await new Promise<void>((resolve, reject) => {
@@ -169,6 +184,7 @@ export async function startSidecar(
       credentialsWatcher?.stop();
       tlsWatcher?.stop();
       shutdown.abort();
+      proxy.close();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections become idle as their last response ends (streams end on the
       // shutdown signal): close them as they do; cut whatever is still open after the grace.

@@ -609,6 +609,35 @@ class Cli {
     else this.print(table(["", "NAME", "HOST", "USER"], rows.map((r) => [r.default ? "*" : "", r.name, r.host, r.user])));
   }
 
+  async proxy(cmd: string[], flags: GlobalFlags & { socket?: string }): Promise<void> {
+    const options = await resolveConnection(flags, this.io.env);
+    if (options.user === undefined || options.token === undefined) this.warn("no user and token given: the proxy connects without credentials");
+    const { listenProxy } = require("./proxy") as typeof import("./proxy");
+    const listener = await listenProxy({ ...options, socketPath: flags.socket, onNotice: (text) => this.warn(`proxy: ${text}`) });
+    try {
+      if (!cmd.length) {
+        this.print(`FLUX_URI=${listener.uri}`);
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        return;
+      }
+      const { spawn } = require("node:child_process") as typeof import("node:child_process");
+      const { constants } = require("node:os") as typeof import("node:os");
+      const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env: { ...this.io.env, FLUX_URI: listener.uri } });
+      this.exitCode = await new Promise<number>((resolve) => {
+        child.once("error", (err) => {
+          this.warn(`${cmd[0]}: ${err.message}`);
+          resolve(127);
+        });
+        child.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+      });
+    } finally {
+      await listener.close();
+    }
+  }
+
   /** Builds the command tree; each action records its exit code. */
   program(): Command {
     const { version } = require("../package.json") as { version: string };
@@ -644,6 +673,13 @@ class Cli {
         }
       };
 
+    command("proxy", "use your own Flux tools against the server's instance: a local FLUX_URI, or run a command with it")
+      .usage("[options] [-- command [args...]]")
+      .argument("[command...]", "a command to run with FLUX_URI set (exits with its status)")
+      .passThroughOptions()
+      .option("--socket <path>", "the unix socket to listen on (default: a new private temporary directory)")
+      .addHelpText("after", "\nThe server needs FLUX_PROXY=true (docs/proxy.md). Without a command, prints FLUX_URI=... and serves until Ctrl-C.")
+      .action(act((cmd: string[], flags: GlobalFlags & { socket?: string }) => this.proxy(cmd, flags)));
     withOptions(command("run", "submit a job, stream its output, exit with its code (like flux run)"), [...jobOptions(), ...getOptions()])
       .usage("[options] [--] command [args...]")
       .argument("<command...>", "the command to run")

@@ -115,6 +115,12 @@ export class ConnectionGate {
     });
   }
 
+  /** A connection taken over by an upgrade (the Flux proxy): busy from now on, never evicted as idle. */
+  claim(socket: Socket): void {
+    const handle = this.handles.get(peerKey(socket));
+    if (handle) this.idle.remove(handle);
+  }
+
   /** True for a connection admitted into the health reserve. */
   readonly reserveOnly = (socket: Socket): boolean => this.reserve.has(peerKey(socket));
 

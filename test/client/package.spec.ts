@@ -91,7 +91,7 @@ describe("the flux-restful-client package, packed and installed elsewhere", func
 
   it("installs the client's few dependencies and nothing of the Pulumi program", () => {
     const installed = readdirSync(path.join(project, "node_modules")).filter((name) => !name.startsWith("."));
-    assert.deepEqual(installed.sort(), ["commander", "eventsource-parser", "flux-restful-client", "jose", "lossless-json", "nanospinner", "picocolors", "undici"]);
+    assert.deepEqual(installed.sort(), ["commander", "eventsource-parser", "flux-restful-client", "jose", "lossless-json", "nanospinner", "picocolors", "undici", "ws"]);
   });
 
   it("runs flux-restful --version and a job on a sidecar", async () => {

@@ -122,6 +122,13 @@ describe("infra builders: MiniCluster", () => {
     assert.equal(mc.spec.flux.container.image, FLUX_OPERATOR.viewImage);
   });
 
+  it("turns the Flux proxy on only when asked (FLUX_PROXY), leaving the default spec as it was", () => {
+    assert.equal(sidecar.environment?.FLUX_PROXY, undefined);
+    const on = buildMiniCluster({ ...base, fluxProxy: true }).spec.containers.find((c) => c.name === SIDECAR_CONTAINER)!;
+    assert.equal(on.environment?.FLUX_PROXY, "true");
+    assert.equal(on.environment?.FLUX_REQUIRE_AUTH, "true");
+  });
+
   it("mounts the Flux view image it is given (an explicit input: it decides the brokers' flux-core)", () => {
     const other = buildMiniCluster({ ...base, viewImage: "registry.example/flux-view:0.88.0" });
     assert.equal(other.spec.flux.container.image, "registry.example/flux-view:0.88.0");
