@@ -21,6 +21,8 @@ export const SESSION_COOKIE = "flux_session";
 const ACCESS_SCOPE = "access";
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const VERIFIED_CACHE_SIZE = 1000;
+/** A plain HTML form carrying its CSRF field is small; a larger body must send the X-CSRF-Token header. */
+const MAX_CSRF_FORM_BYTES = 64 * 1024;
 /** Revoked tokens are remembered until they expire; past this many, every token is revoked (new key). */
 const REVOKED_MAX = 10_000;
 
@@ -335,9 +337,15 @@ export class Auth {
   }
 }
 
+/**
+ * A plain HTML form's CSRF field. Only a small urlencoded body is read for it, before the route:
+ * a large or multipart body is the route's to read under its own bounds (the web UI sends the
+ * X-CSRF-Token header).
+ */
 async function formField(req: ApiRequest, name: string): Promise<string | undefined> {
   const type = req.header("content-type") ?? "";
-  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return undefined;
+  const length = Number(req.header("content-length"));
+  if (!/^application\/x-www-form-urlencoded/i.test(type) || !(length <= MAX_CSRF_FORM_BYTES)) return undefined;
   try {
     const form = await req.form();
     const value = form[name];

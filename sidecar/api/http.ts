@@ -169,26 +169,50 @@ export class ApiRequest {
 
   /**
    * Fields of a urlencoded or multipart body (the last of repeated keys; `key[]` keys and the
-   * keys in `repeatable` collect all); {} otherwise.
+   * keys in `repeatable` collect all); {} otherwise. More than `maxFields` fields is a 413, found
+   * before the parser runs: the platform's multipart parser works on the whole body at once.
    */
-  async form(repeatable: readonly string[] = []): Promise<Record<string, FormValue>> {
+  async form(repeatable: readonly string[] = [], maxFields = MAX_FORM_FIELDS): Promise<Record<string, FormValue>> {
     const type = this.header("content-type") ?? "";
     const media = type.split(";")[0].trim().toLowerCase();
     const form: Record<string, FormValue> = Object.create(null);
+    let fields = 0;
     const add = (key: string, value: string | File) => {
+      if (++fields > maxFields) throw tooManyFields(maxFields);
+      const list = form[key];
       if (!key.endsWith("[]") && !repeatable.includes(key)) form[key] = value;
-      else form[key] = [...((form[key] as Array<string | File> | undefined) ?? []), value];
+      else if (Array.isArray(list)) list.push(value);
+      else form[key] = [value];
     };
     if (media === "application/x-www-form-urlencoded") {
       for (const [key, value] of new URLSearchParams((await this.bytes()).toString("utf8"))) add(key, value);
     } else if (media === "multipart/form-data") {
-      // Multipart bodies are rare here (curl -F): the platform's parser is loaded only for them.
-      const body = new Uint8Array(await this.bytes());
-      const data = await new Response(body, { headers: { "content-type": type } }).formData();
+      const body = await this.bytes();
+      const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
+      // Each part starts with a delimiter line, and one more ends the body.
+      if (boundary && countOccurrences(body, `--${boundary[1] ?? boundary[2]}`) > maxFields + 1) throw tooManyFields(maxFields);
+      // Multipart bodies are rare here (curl -F, file uploads): the platform's parser is loaded only for them.
+      const data = await new Response(new Uint8Array(body), { headers: { "content-type": type } }).formData();
       data.forEach((value, key) => add(key, value));
     }
     return form;
   }
+}
+
+/** An error answer leaves a request body of at most this much to be read past for keep-alive. */
+const UNREAD_BODY_DRAIN_BYTES = 64 * 1024;
+
+/** Fields a form may carry unless its route says otherwise (the submit form has about 20, plus its files). */
+const MAX_FORM_FIELDS = 256;
+
+function tooManyFields(limit: number): ApiError {
+  return new ApiError(413, { detail: `Too many form fields (limit ${limit})` });
+}
+
+function countOccurrences(haystack: Buffer, needle: string): number {
+  let count = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
+  return count;
 }
 
 export function bodyTooLarge(limit: number): ApiError {
@@ -365,7 +389,9 @@ export function createListener(router: Router, opts: ListenerOptions): (raw: Inc
       return;
     }
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
-    res.writeHead(reply.status, { ...reply.headers, "content-length": String(bytes?.byteLength ?? 0) });
+    // Refused before its body was read (a 401 on a 1 GiB upload): close rather than read the rest.
+    const unread = reply.status >= 400 && !raw.readableEnded && (req.declaredLength() > UNREAD_BODY_DRAIN_BYTES || raw.headers["transfer-encoding"] !== undefined);
+    res.writeHead(reply.status, { ...reply.headers, ...(unread ? { connection: "close" } : {}), "content-length": String(bytes?.byteLength ?? 0) });
     res.end(bytes);
   }
 }

@@ -12,8 +12,9 @@ import { Gate } from "../service";
 const asFormFile = async (part: File): Promise<FormFile> => ({ kind: "file", filename: part.name, bytes: new Uint8Array(await part.arrayBuffer()) });
 
 /** A form's fields, with its file parts apart: `files` (repeatable; each named by its filename) and `script`. */
-async function readForm(req: ApiRequest): Promise<SubmitBody> {
-  const value: Record<string, unknown> = await req.form(["files"]);
+async function readForm(req: ApiRequest, maxFiles: number): Promise<SubmitBody> {
+  // The submit fields (about 20) and `script`, plus the files: past that is refused before parsing.
+  const value: Record<string, unknown> = await req.form(["files"], maxFiles + 32);
   const parts = value.files === undefined ? [] : Array.isArray(value.files) ? value.files : [value.files];
   delete value.files;
   const files: FormFile[] = [];
@@ -29,11 +30,11 @@ async function readForm(req: ApiRequest): Promise<SubmitBody> {
   return { kind: "form", value, files, script };
 }
 
-async function readBody(req: ApiRequest): Promise<SubmitBody> {
+async function readBody(req: ApiRequest, maxFiles: number): Promise<SubmitBody> {
   const type = (req.header("content-type") ?? "").toLowerCase();
   if (/^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type)) {
     try {
-      return await readForm(req);
+      return await readForm(req, maxFiles);
     } catch (err) {
       if (err instanceof ApiError) throw err;
       throw new ApiError(400, { detail: `malformed form body: ${(err as Error).message}` });
@@ -106,11 +107,16 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
   const fileLimits = { maxBytes: config.maxJobFilesBytes, maxFiles: config.maxJobFiles };
   const largeBodies = new Gate(MAX_LARGE_BODIES);
 
-  app.post("/v1/jobs/submit", async (req) => {
-    const key = parseIdempotencyKey(req.header("idempotency-key"));
-    // A body past the server's usual limit (files) is read by a few requests at a time only.
+  app.post("/v1/jobs/submit", (req) => {
+    // A body past the server's usual limit (files) is read, and held until its submit is answered,
+    // by a few requests at a time only.
     const large = req.declaredLength() > config.maxBodyBytes || req.header("content-length") === undefined;
-    const body = large ? await largeBodies.run(() => readBody(req)) : await readBody(req);
+    return large ? largeBodies.run(() => submitJob(req)) : submitJob(req);
+  }, { maxBodyBytes: submitBodyLimit(config) });
+
+  async function submitJob(req: ApiRequest) {
+    const key = parseIdempotencyKey(req.header("idempotency-key"));
+    const body = await readBody(req, config.maxJobFiles);
     const submit = parseSubmitRequest(req.query, body, fileLimits);
     // With auth on, the job is stamped with the authenticated user; without, ?user= labels it (as in Python).
     const user = config.requireAuth ? req.user : (submit.user ?? req.user);
@@ -152,5 +158,5 @@ export function registerSubmit(app: ApiApp, { service, config, log, metrics }: A
       clearTimeout(timer);
     }
     return jsonResponse({ Message: "Job submit.", id }, 200, replayed ? { "idempotent-replayed": "true" } : undefined);
-  }, { maxBodyBytes: submitBodyLimit(config) });
+  }
 }
