@@ -20,7 +20,7 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, relative } from "node:path";
-import { CREDENTIAL_FILES, configSecrets, readCredentials, readTls, type SidecarConfig } from "./config";
+import { CREDENTIAL_FILES, configSecrets, readCredentials, readTls, type Credentials, type SidecarConfig } from "./config";
 import { FluxClient } from "./flux";
 import { createLogger, masked, type Logger } from "./log";
 import { apiListener, buildApi } from "./api";
@@ -158,7 +158,15 @@ export async function startSidecar(
   });
   const credentialsWatcher = config.credentialsDir
     ? new VolumeWatcher(config.credentialsDir, credentialFiles, config.reloadPollMs, () => {
-      const next = readCredentials(config.credentialsDir!, config.requireAuth);
+      let next: Credentials;
+      try {
+        next = readCredentials(config.credentialsDir!, config.requireAuth);
+      } catch (err) {
+        // A rotation usually means the old credentials may be known: a Secret that cannot be read
+        // ends them too (fail closed) until it holds valid ones.
+        deps.auth.rotate({ user: deps.auth.user });
+        throw new Error(`${(err as Error).message}; the earlier credentials are refused until the Secret holds valid ones`);
+      }
       for (const secret of [next.token, next.secretKey]) if (secret && !secrets.includes(secret)) secrets.push(secret);
       deps.auth.rotate(next);
       log.info({ user: next.user, dir: config.credentialsDir }, "credentials reloaded: only the new ones are accepted, earlier access tokens ended");

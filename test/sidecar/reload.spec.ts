@@ -189,15 +189,21 @@ describe("sidecar: mounted credentials and bundle", () => {
         const relogin = await fetch(`${sidecar.url}/v1/login/access-token`, { method: "POST", body: new URLSearchParams({ username: next.user, password: next.token }) });
         assert.equal(relogin.status, 200);
 
-        // A broken update (the token file missing) is refused: the current credentials stay.
+        // A broken update (the token file missing) ends the current credentials too (fail closed: a
+        // rotation usually means they may be known), until a valid version comes.
         fs.rmSync(path.join(dir, "token"));
         updateProjectedVolume(dir, { [CREDENTIAL_FILES.user]: "carol", [CREDENTIAL_FILES.secretKey]: "k" });
         await until("the refusal logged", () => lines.some((l) => l.includes("could not apply the changed files")));
-        assert.equal(await status(basic(next.user, next.token)), 200);
+        assert.ok(lines.some((l) => l.includes("the earlier credentials are refused until the Secret holds valid ones")));
+        assert.equal(await status(basic(next.user, next.token)), 401);
+        const third = { user: "dave", token: randomBytes(12).toString("hex"), secretKey: randomBytes(16).toString("hex") };
+        updateProjectedVolume(dir, files(third.user, third.token, third.secretKey));
+        await until("the valid version applied", () => lines.filter((l) => l.includes("credentials reloaded")).length === 2);
+        assert.equal(await status(basic(third.user, third.token)), 200);
 
         const log = lines.join("\n");
         assert.match(log, /credentials reloaded/);
-        for (const secret of [first.token, first.secretKey, next.token, next.secretKey]) assert.ok(!log.includes(secret), "no credential in the log");
+        for (const secret of [first.token, first.secretKey, next.token, next.secretKey, third.token, third.secretKey]) assert.ok(!log.includes(secret), "no credential in the log");
       } finally {
         await sidecar.close();
       }
