@@ -224,8 +224,16 @@ export class Workspace {
       throw err;
     }
     const owner = await this.opts.owner();
-    // lchown: the name was just made a directory; should it have been swapped, no link is followed
-    if (owner) await fs.promises.lchown(fdPath(dirFd, name), owner.uid, owner.gid).catch(ignoreFixedOwnership);
+    if (!owner) return;
+    // Through a descriptor of the directory itself: a name swapped meanwhile for a link (hard or
+    // symbolic) to another file fails to open here, and nothing else changes owner.
+    const fd = await openFd(fdPath(dirFd, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      await new Promise<void>((resolve, reject) => fs.fchown(fd, owner.uid, owner.gid, (err) => (err ? reject(err) : resolve())))
+        .catch(ignoreFixedOwnership);
+    } finally {
+      await closeFd(fd);
+    }
   }
 
   /** Makes (or reuses) the directory `segments` and returns the path a job sees for it. */
