@@ -471,8 +471,8 @@ export class FluxRestfulClient {
    */
   async downloadFileTo(path: string, localFile: string, options: StreamOptions = {}): Promise<number> {
     const target = resolvePath(localFile);
-    // (the name cut short so the temporary one stays within NAME_MAX)
-    const temp = joinPath(dirname(target), `.${basename(target).slice(0, 200)}.${randomUUID().slice(0, 8)}.part`);
+    // (the name cut short, in bytes at a character boundary, so the temporary one stays within NAME_MAX)
+    const temp = joinPath(dirname(target), `.${utf8Prefix(basename(target), 200)}.${randomUUID().slice(0, 8)}.part`);
     let file: FileHandle | undefined;
     let size = 0;
     try {
@@ -707,4 +707,16 @@ interface OpenApiSchema {
 interface OpenApiOperation {
   parameters?: Array<{ name?: string; in?: string }>;
   requestBody?: { content?: Record<string, { schema?: OpenApiSchema }> };
+}
+
+/** The longest start of `text` whose UTF-8 encoding fits in `maxBytes`, never splitting a character. */
+function utf8Prefix(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > maxBytes) break;
+    end += char.length;
+  }
+  return text.slice(0, end);
 }
