@@ -39,6 +39,12 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
   });
 }
 
+/** The sidecar has logged the close of every proxied connection it opened (its places are free). */
+function allClosed(s: Sidecar): () => boolean {
+  const count = (what: string) => s.logLines.filter((l) => l.includes(what)).length;
+  return () => count("flux proxy connection opened") === count("flux proxy connection closed");
+}
+
 /** Waits for `check` to hold, up to a few seconds (the load of a busy CI machine included). */
 async function eventually(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -226,6 +232,7 @@ describe("flux proxy", function () {
 
   it("refuses connections past FLUX_PROXY_MAX_CONNECTIONS (429) and frees their places when they close", async () => {
     await eventually(() => proxy.connections === 0, "earlier connections closed");
+    await eventually(allClosed(sidecar), "the sidecar has freed the places of earlier connections");
     const held: WebSocket[] = [];
     const url = sidecar.url.replace(/^http/, "ws") + "/v1/flux/proxy";
     for (let i = 0; i < 6; i++) {
@@ -243,6 +250,7 @@ describe("flux proxy", function () {
       if (status !== 0) await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(status, 0, "a place is free again");
+    await eventually(allClosed(sidecar), "every place is free again");
   });
 
   it("closes proxied connections when the broker closes them", async () => {
