@@ -253,6 +253,37 @@ describe("flux proxy", function () {
     await eventually(allClosed(sidecar), "every place is free again");
   });
 
+  it("takes a flood of requests from a client that reads nothing: every answer arrives, in order, once it reads; others are served meanwhile", async () => {
+    const ws = new WebSocket(sidecar.url.replace(/^http/, "ws") + "/v1/flux/proxy", { headers: { authorization: basic(sidecar) } });
+    await once(ws, "open");
+    ws.pause(); // reads nothing: about 5 MB of answers must wait (the sidecar pauses past 1 MiB queued)
+    const count = 5000;
+    const pad = "x".repeat(1024);
+    for (let seq = 1; seq <= count; seq++) {
+      const request = { type: MessageType.REQUEST, flags: MessageFlags.TOPIC | MessageFlags.PAYLOAD, userid: USERID_UNKNOWN, rolemask: ROLE_NONE, aux1: NODEID_ANY, aux2: seq, topic: "broker.ping", payload: encodeJsonPayload({ seq, pad, route: "" }) };
+      ws.send(frameMessage(encodeMessage(request)));
+    }
+    const other = await RawClient.connect(proxy.socketPath);
+    try {
+      assert.equal((await other.rpc("broker.ping", { seq: 1, pad: "", route: "" })).errnum, 0);
+    } finally {
+      other.close();
+    }
+    const reader = new MessageReader();
+    const seen: number[] = [];
+    const all = new Promise<void>((resolve) => {
+      ws.on("message", (data: Buffer) => {
+        for (const reply of reader.push(data)) seen.push(reply.aux2);
+        if (seen.length >= count) resolve();
+      });
+    });
+    ws.resume();
+    await all;
+    assert.deepEqual(seen, Array.from({ length: count }, (_, i) => i + 1));
+    ws.close();
+    await eventually(allClosed(sidecar), "the flooding connection closed");
+  });
+
   it("closes proxied connections when the broker closes them", async () => {
     const ws = new WebSocket(sidecar.url.replace(/^http/, "ws") + "/v1/flux/proxy", { headers: { authorization: basic(sidecar) } });
     await once(ws, "open");
