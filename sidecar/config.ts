@@ -282,6 +282,12 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
   }
   const fluxProxy = parseBool("FLUX_PROXY", env.FLUX_PROXY, false);
   if (fluxProxy && !requireAuth) throw new ConfigError("FLUX_PROXY needs FLUX_REQUIRE_AUTH=true: a proxied client acts as the instance owner");
+  const headersTimeoutSeconds = parseInteger("FLUX_HEADERS_TIMEOUT_SECONDS", env.FLUX_HEADERS_TIMEOUT_SECONDS, 10, 1, 600);
+  const requestTimeoutSeconds = parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600);
+  // Node refuses a request timeout shorter than the headers timeout (a RangeError at start).
+  if (requestTimeoutSeconds < headersTimeoutSeconds) {
+    throw new ConfigError(`FLUX_REQUEST_TIMEOUT_SECONDS (${requestTimeoutSeconds}) must be at least FLUX_HEADERS_TIMEOUT_SECONDS (${headersTimeoutSeconds})`);
+  }
   const logLevel = (env.FLUX_LOG_LEVEL ?? "info").trim();
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new ConfigError(`FLUX_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -318,9 +324,9 @@ export function loadConfig(env: Env = process.env): SidecarConfig {
     trustProxy: parseBool("FLUX_TRUST_PROXY", env.FLUX_TRUST_PROXY, false),
     maxConnections: parseInteger("FLUX_MAX_CONNECTIONS", env.FLUX_MAX_CONNECTIONS, 512, 1, 100_000),
     maxConnectionsPerAddress: parseInteger("FLUX_MAX_CONNECTIONS_PER_ADDRESS", env.FLUX_MAX_CONNECTIONS_PER_ADDRESS, 64, 1, 100_000),
-    headersTimeoutMs: 1000 * parseInteger("FLUX_HEADERS_TIMEOUT_SECONDS", env.FLUX_HEADERS_TIMEOUT_SECONDS, 10, 1, 600),
+    headersTimeoutMs: 1000 * headersTimeoutSeconds,
     writeStallMs: 1000 * parseInteger("FLUX_WRITE_STALL_SECONDS", env.FLUX_WRITE_STALL_SECONDS, 60, 1, 3600),
-    requestTimeoutMs: 1000 * parseInteger("FLUX_REQUEST_TIMEOUT_SECONDS", env.FLUX_REQUEST_TIMEOUT_SECONDS, 30, 1, 3600),
+    requestTimeoutMs: 1000 * requestTimeoutSeconds,
     keepAliveTimeoutMs: 1000 * parseInteger("FLUX_KEEPALIVE_TIMEOUT_SECONDS", env.FLUX_KEEPALIVE_TIMEOUT_SECONDS, 65, 1, 3600),
     workspace: parseWorkspace(env.FLUX_WORKSPACE),
     maxJobFilesBytes: parseInteger("FLUX_MAX_JOB_FILES_BYTES", env.FLUX_MAX_JOB_FILES_BYTES, DEFAULT_MAX_JOB_FILES_BYTES, 0, 256 * 1024 * 1024),

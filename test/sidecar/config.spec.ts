@@ -35,6 +35,11 @@ describe("sidecar: configuration", () => {
     assert.throws(() => loadConfig({ FLUX_MAX_MESSAGE_BYTES: "2147483648" }), ConfigError);
   });
 
+  it("a request timeout shorter than the headers timeout is a ConfigError naming both (Node would throw a RangeError at start)", () => {
+    assert.throws(() => loadConfig({ FLUX_REQUEST_TIMEOUT_SECONDS: "5" }), /FLUX_REQUEST_TIMEOUT_SECONDS \(5\) must be at least FLUX_HEADERS_TIMEOUT_SECONDS \(10\)/);
+    assert.equal(loadConfig({ FLUX_REQUEST_TIMEOUT_SECONDS: "5", FLUX_HEADERS_TIMEOUT_SECONDS: "5" }).requestTimeoutMs, 5000);
+  });
+
   it("booleans: false, 0 and no are false (unlike the Python server's 'set means true')", () => {
     for (const v of ["false", "0", "no", "off", "", "FALSE"]) assert.equal(parseBool("X", v, true), false, v);
     for (const v of ["true", "1", "yes", "on", "True"]) assert.equal(parseBool("X", v, false), true, v);
