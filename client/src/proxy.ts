@@ -196,6 +196,9 @@ function relay(local: net.Socket, ws: WebSocket, notice: (text: string) => void)
     if (ws.bufferedAmount >= HIGH_WATER_BYTES) local.pause();
   });
   local.on("close", () => {
+    // A WebSocket paused for a slow local reader would never read the sidecar's closing answer,
+    // and would hold the connection for the library's 30 s close timeout.
+    ws.resume();
     if (ws.readyState === WebSocket.OPEN) ws.close(1000);
     else ws.terminate();
   });

@@ -175,6 +175,9 @@ export class FluxProxy {
     ws.on("pong", () => (alive = true));
     const end = (code: number, why: string, hard = false) => {
       if (!reason) reason = why;
+      // Paused for a slow broker socket, the WebSocket would not read the client's closing answer
+      // and would keep its place for the library's 30 s close timeout.
+      ws.resume();
       if (hard) ws.terminate();
       else if (ws.readyState === ws.OPEN) ws.close(code, why.slice(0, 120));
       broker.destroy();
