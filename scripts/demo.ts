@@ -9,6 +9,9 @@
  *   npm run demo -- --port 0     # any free port
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createServer } from "node:net";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "../sidecar/config";
@@ -43,10 +46,13 @@ async function main(): Promise<void> {
     .opts<{ port: number; size: number; auth: boolean }>();
 
   const broker = await TestBroker.start({ size: opts.size });
+  // Where jobs run and leave their results, as the MiniCluster's workspace: removed on the way out.
+  const workspace = mkdtempSync(path.join(tmpdir(), "flux-demo-workspace-"));
   let sidecar: SidecarHandle | undefined;
   const stop = async (code: number) => {
     await sidecar?.close();
     await broker.stop(); // kills every job's process group and removes the broker's directory
+    rmSync(workspace, { recursive: true, force: true });
     process.exit(code);
   };
   // from here on every way out goes through stop()
@@ -62,6 +68,7 @@ async function main(): Promise<void> {
     FLUX_URI: broker.uri,
     FLUX_REQUIRE_AUTH: String(opts.auth),
     FLUX_NUMBER_NODES: String(opts.size),
+    FLUX_WORKSPACE: workspace,
     HOST: "127.0.0.1",
     PORT: String(opts.port),
     FLUX_LOG_LEVEL: "warn",
@@ -91,6 +98,8 @@ async function main(): Promise<void> {
       "  npx flux-restful cluster",
       "  npx flux-restful run -N 2 -n 4 -l hostname",
       "  npx flux-restful jobs",
+      "  npx flux-restful run -N 2 -n 2 --file README.md --get 'lines.*' -- sh -c 'wc -l < {{tmpdir}}/README.md > lines.$FLUX_TASK_RANK'",
+      "  npx flux-restful files ls jobs",
       "",
       "Ctrl-C stops both. Another port: npm run demo -- --port N (0 for any free one).",
       "",

@@ -27,7 +27,7 @@ function startDemo(args: string[], tmp: string) {
 }
 
 /** The test broker's socket directories under `tmp` (tsx keeps its cache there too). */
-const brokerDirs = (tmp: string) => readdirSync(tmp).filter((name) => name.startsWith("flux-test-"));
+const brokerDirs = (tmp: string) => readdirSync(tmp).filter((name) => name.startsWith("flux-test-") || name.startsWith("flux-demo-workspace-"));
 
 /** Alive and not a zombie (in a container nothing may reap one). */
 function running(pid: number): boolean {
@@ -80,10 +80,10 @@ describe("npm run demo", function () {
     while (!existsSync(pidFile) || !readFileSync(pidFile, "utf8").endsWith("\n")) await new Promise((r) => setTimeout(r, 50));
     const sleeper = Number(readFileSync(pidFile, "utf8"));
     assert.ok(running(sleeper));
-    assert.equal(brokerDirs(tmp).length, 1);
+    assert.equal(brokerDirs(tmp).length, 2, "the broker's directory and the workspace");
     demo.child.kill("SIGTERM");
     assert.equal(await demo.exited, 0, demo.output().stderr);
     assert.equal(running(sleeper), false, "the job's processes are gone");
-    assert.deepEqual(brokerDirs(tmp), [], "the broker's directory was removed");
+    assert.deepEqual(brokerDirs(tmp), [], "the broker's directory and the workspace were removed");
   });
 });
